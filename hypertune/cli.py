@@ -1,0 +1,443 @@
+"""The ``hypertune`` command line.
+
+    hypertune space templates/mlp_space.py
+    hypertune tune templates/mlp_space.py --max-evals 50
+    hypertune best mlp_space -o params.json
+    hypertune train templates/mlp_space.py --params params.json --epochs 20
+
+Commands import TensorFlow, MLflow and hyperopt only when they need them, so ``--help``,
+``space`` and ``best`` start quickly. Errors are one line on stderr; bad input exits with 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from hypertune import __version__
+from hypertune._logging import configure, get_logger
+from hypertune.errors import BadInputError, HypertuneError, ParamsError
+
+F = TypeVar("F", bound=Callable[..., Any])
+_log = get_logger(__name__)
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning hypertune's errors into one line and an exit code."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except HypertuneError as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+
+
+class _Group(click.Group):
+    """Reports HypertuneError as ``Error: ...`` also when invoked through click's test runner."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except HypertuneError as error:
+            click.echo(f"Error: {error}", err=True)
+            ctx.exit(error.exit_code)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hypertune")
+@click.option("-v", "--verbose", count=True, help="More log lines (repeat for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and results.")
+def cli(verbose: int, quiet: bool) -> None:
+    """Bayesian hyperparameter tuning of Keras models, tracked in MLflow."""
+    configure(-1 if quiet else verbose)
+
+
+# -- shared options --------------------------------------------------------------------------
+
+
+def data_options(function: F) -> F:
+    function = click.option(
+        "--val-size",
+        type=click.IntRange(min=1),
+        default=10_000,
+        show_default=True,
+        help="Images held out of the end of the training set for validation.",
+    )(function)
+    return click.option(
+        "--data",
+        "data_path",
+        type=str,
+        default=None,
+        help="An .npz (x_train, y_train, x_test, y_test) or a folder of MNIST IDX files. "
+        "Defaults to $HYPERTUNE_DATA, then Keras's cached download.",
+    )(function)
+
+
+def tracking_options(function: F) -> F:
+    function = click.option(
+        "--experiment", default="hypertune", show_default=True, help="MLflow experiment name."
+    )(function)
+    return click.option(
+        "--tracking-uri",
+        default=None,
+        help="MLflow tracking URI. Defaults to $MLFLOW_TRACKING_URI, then sqlite:///mlflow.db.",
+    )(function)
+
+
+def fit_options(function: F) -> F:
+    function = click.option(
+        "--seed", type=int, default=None, help="Random seed (a random one is drawn and logged)."
+    )(function)
+    function = click.option(
+        "--patience",
+        type=click.IntRange(min=0),
+        default=None,
+        help="Stop after this many epochs without improvement, keeping the best weights.",
+    )(function)
+    function = click.option(
+        "--batch-size",
+        type=click.IntRange(min=1),
+        default=128,
+        show_default=True,
+        help="Batch size, unless the template sets batch_size itself.",
+    )(function)
+    return click.option(
+        "--epochs",
+        type=click.IntRange(min=1),
+        default=10,
+        show_default=True,
+        help="Epochs, unless the template sets epochs itself.",
+    )(function)
+
+
+def function_option(function: F) -> F:
+    return click.option(
+        "--function",
+        "model_function",
+        default=None,
+        help="The model function's name (default: create_model, then model).",
+    )(function)
+
+
+def _compile(path: str, model_function: str | None) -> Any:
+    from hypertune.template import compile_template
+
+    template = compile_template(path, model_function)
+    for warning in template.warnings:
+        _log.warning("warning: %s", warning)
+    return template
+
+
+def _print_epoch(epoch: int, epochs: int, metrics: dict[str, float]) -> None:
+    names = (
+        ("loss", "loss"),
+        ("accuracy", "acc"),
+        ("val_loss", "val_loss"),
+        ("val_accuracy", "val_acc"),
+    )
+    parts = [f"{short} {metrics[key]:.4f}" for key, short in names if key in metrics]
+    width = len(str(epochs))
+    click.echo(
+        f"Epoch {epoch:>{width}}/{epochs}  "
+        + "  ".join(parts)
+        + f"  {metrics.get('seconds', 0.0):.1f}s"
+    )
+
+
+# -- train and zoo ---------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("template_path", metavar="TEMPLATE")
+@fit_options
+@click.option(
+    "--params",
+    "params_file",
+    type=str,
+    default=None,
+    help="A JSON file of hyperparameter values (as written by `hypertune best -o`).",
+)
+@click.option("--from-study", default=None, help="Use the best params of this study.")
+@click.option("--from-run", default=None, help="Use the params of this MLflow trial run.")
+@click.option(
+    "--include-val",
+    is_flag=True,
+    help="Train on training + validation data (no validation, no early stopping).",
+)
+@click.option("--register", default=None, help="Register the model under this name.")
+@click.option("--no-log-model", is_flag=True, help="Do not save the model to MLflow.")
+@data_options
+@tracking_options
+@function_option
+def train(
+    template_path: str,
+    epochs: int,
+    batch_size: int,
+    patience: int | None,
+    seed: int | None,
+    params_file: str | None,
+    from_study: str | None,
+    from_run: str | None,
+    include_val: bool,
+    register: str | None,
+    no_log_model: bool,
+    data_path: str | None,
+    val_size: int,
+    tracking_uri: str | None,
+    experiment: str,
+    model_function: str | None,
+) -> None:
+    """Train one model from TEMPLATE, print each epoch and the test accuracy, log it to MLflow.
+
+    \b
+        hypertune train templates/relu_adam.py --epochs 20
+        hypertune train templates/mlp_space.py --from-study mlp_space --include-val
+    """
+    from hypertune.data import DataRef
+    from hypertune.settings import FitSettings
+    from hypertune.tracking import Tracker
+    from hypertune.train import train_and_log
+
+    template = _compile(template_path, model_function)
+    tracker = Tracker(tracking_uri, experiment)
+    sources = [s for s in (params_file, from_study, from_run) if s]
+    if len(sources) > 1:
+        raise BadInputError("give at most one of --params, --from-study and --from-run")
+    params, origin = _chosen_params(template, tracker, params_file, from_study, from_run)
+    if template.space and not sources:
+        raise ParamsError(
+            f"{template.path} has {len(template.space)} hyperparameters "
+            f"({', '.join(template.space.names[:4])}{', ...' if len(template.space) > 4 else ''});"
+            " give their values with --params FILE, --from-study NAME or --from-run ID, or "
+            "search them with `hypertune tune`"
+        )
+    data = DataRef.resolve(data_path, val_size)
+    settings = FitSettings(
+        epochs=epochs, batch_size=batch_size, patience=patience, seed=seed, include_val=include_val
+    )
+    if params:
+        click.echo(f"Params ({origin}): {json.dumps(params)}")
+    result = train_and_log(
+        template,
+        params,
+        data,
+        settings,
+        tracker,
+        on_epoch=_print_epoch,
+        log_model=not no_log_model,
+        register=register,
+        tags={"hypertune.params_from": origin} if origin else None,
+    )
+    test = result.test
+    if "test_accuracy" in test:
+        click.echo(
+            f"Test accuracy: {test['test_accuracy']:.4f}  (test loss "
+            f"{test.get('test_loss', float('nan')):.4f}, {result.seconds:.1f}s)"
+        )
+    click.echo(f"MLflow run {result.run_id} in experiment '{experiment}' at {tracker.uri}")
+    if register:
+        click.echo(f"Registered model '{register}'")
+
+
+def _chosen_params(
+    template: Any,
+    tracker: Any,
+    params_file: str | None,
+    from_study: str | None,
+    from_run: str | None,
+) -> tuple[dict[str, Any], str]:
+    if params_file:
+        return read_params_file(params_file, template.space), params_file
+    if from_study:
+        from hypertune.record import best_trials
+
+        best = best_trials(tracker, from_study, template.space, top=1)
+        return best[0].params, f"study {from_study}, trial {best[0].number}"
+    if from_run:
+        from hypertune.record import run_params
+
+        return run_params(tracker, from_run, template.space), f"run {from_run}"
+    return {}, ""
+
+
+def read_params_file(path: str, space: Any) -> dict[str, Any]:
+    """Read and check a params JSON file: ``{"name": value, ...}``."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ParamsError(f"no params file at {path}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ParamsError(f"cannot read the params file {path}: {error}") from None
+    try:
+        loaded = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ParamsError(
+            f"{path} is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg}); "
+            'write an object like {"Dense_1.units": 512}'
+        ) from None
+    if isinstance(loaded, dict) and isinstance(loaded.get("params"), dict):
+        loaded = loaded["params"]
+    if not isinstance(loaded, dict):
+        raise ParamsError(
+            f"{path} holds a JSON {type(loaded).__name__}; write an object of name: value pairs"
+        )
+    try:
+        checked: dict[str, Any] = space.check(loaded)
+    except ParamsError as error:
+        raise ParamsError(f"{path}: {error}") from None
+    return checked
+
+
+@cli.command()
+@click.option(
+    "--templates",
+    "templates_dir",
+    default=None,
+    help="Folder of the seven templates (default: ./templates).",
+)
+@fit_options
+@click.option("--no-log-model", is_flag=True, help="Do not save the models to MLflow.")
+@data_options
+@tracking_options
+def zoo(
+    templates_dir: str | None,
+    epochs: int,
+    batch_size: int,
+    patience: int | None,
+    seed: int | None,
+    no_log_model: bool,
+    data_path: str | None,
+    val_size: int,
+    tracking_uri: str | None,
+    experiment: str,
+) -> None:
+    """Train the seven classic MNIST MLPs and print one table.
+
+    \b
+        hypertune zoo --epochs 20
+    """
+    from hypertune._table import markdown_table
+    from hypertune.data import DataRef
+    from hypertune.settings import FitSettings
+    from hypertune.tracking import Tracker
+    from hypertune.train import train_and_log
+    from hypertune.zoo import HEADERS, MODELS, templates_folder
+
+    folder = templates_folder(templates_dir)
+    templates = [(_compile(str(folder / name), None), label) for name, label in MODELS]
+    data = DataRef.resolve(data_path, val_size)
+    tracker = Tracker(tracking_uri, experiment)
+    settings = FitSettings(epochs=epochs, batch_size=batch_size, patience=patience, seed=seed)
+    rows = []
+    for template, label in templates:
+        _log.info("training %s (%s)", template.name, label)
+        result = train_and_log(
+            template,
+            {},
+            data,
+            settings,
+            tracker,
+            log_model=not no_log_model,
+            tags={"hypertune.zoo": "true"},
+        )
+        rows.append(
+            (
+                label,
+                template.name,
+                result.parameters,
+                result.epochs,
+                result.best_val_accuracy,
+                result.test.get("test_accuracy", float("nan")),
+                round(result.seconds, 1),
+            )
+        )
+        _log.info("  test accuracy %.4f in %.1fs", rows[-1][5], result.seconds)
+    click.echo(markdown_table(HEADERS, rows))
+    click.echo(f"\nRuns in experiment '{experiment}' at {tracker.uri}")
+
+
+# -- space -----------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("template_path", metavar="TEMPLATE")
+@click.option(
+    "--sample",
+    "samples",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Print N configurations drawn from the space, as JSON.",
+)
+@click.option("--seed", type=int, default=None, help="Seed for --sample and --render.")
+@click.option(
+    "--render", is_flag=True, help="Print the template's code with one configuration filled in."
+)
+@click.option(
+    "--params",
+    "params_file",
+    default=None,
+    help="With --render: fill in these values instead of a sampled configuration.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the space as JSON.")
+@function_option
+def space(
+    template_path: str,
+    samples: int | None,
+    seed: int | None,
+    render: bool,
+    params_file: str | None,
+    as_json: bool,
+    model_function: str | None,
+) -> None:
+    """Show the search space TEMPLATE compiles into (nothing in the template runs).
+
+    \b
+        hypertune space templates/mlp_space.py
+        hypertune space templates/mlp_space.py --sample 3 --seed 0
+        hypertune space templates/mlp_space.py --render --seed 0
+    """
+    from hypertune._table import markdown_table
+
+    template = _compile(template_path, model_function)
+    space_ = template.space
+    if samples is not None:
+        click.echo(
+            json.dumps(space_.sample(samples, seed) if space_ else [{}] * samples, indent=2)
+        )
+        return
+    if render:
+        if params_file:
+            params = read_params_file(params_file, space_)
+        else:
+            params = space_.sample(1, seed)[0] if space_ else {}
+        click.echo(f"# {template.path} with {json.dumps(params)}", err=True)
+        click.echo(template.render(params), nl=False)
+        return
+    if as_json:
+        click.echo(space_.to_json())
+        return
+    if not space_:
+        click.echo(f"{template.path}: no markers; a fixed model (train it with `hypertune train`)")
+        return
+    rows = [
+        (hp.name, hp.distribution, hp.describe(), space_.describe_condition(hp), hp.line)
+        for hp in space_
+    ]
+    click.echo(markdown_table(("name", "distribution", "arguments", "active when", "line"), rows))
+    click.echo(
+        f"\n{len(space_)} hyperparameters in {template.path} "
+        f"(model function {template.function}())"
+    )

@@ -1,0 +1,310 @@
+"""Train one configuration of a template with Keras: the only module that imports TensorFlow.
+
+A build-style template returns a compiled model and hypertune fits it on the training split,
+watching the validation split. A Hyperas-style template fits the model itself; hypertune wires
+its callbacks into the template's ``.fit(...)`` call so every epoch is still seen. Either way,
+each finished epoch goes through one place, the ``on_epoch`` function given to
+:func:`train`, which logs it, prints it, or (later) prunes the trial.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def _muted_stderr() -> Iterator[None]:
+    """Mute file descriptor 2: TensorFlow's C++ start-up notes bypass Python's logging."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+with _muted_stderr():
+    import keras
+
+from hypertune.data import Split  # noqa: E402
+from hypertune.errors import BadInputError  # noqa: E402
+from hypertune.settings import FitSettings  # noqa: E402
+from hypertune.space import Params  # noqa: E402
+from hypertune.template import Template  # noqa: E402
+
+#: Receives the 0-based epoch number and that epoch's metrics (with ``seconds``).
+EpochHandler = Callable[[int, dict[str, float]], None]
+
+METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+class TrialFailed(Exception):
+    """A configuration that trained into NaN or infinity, or could not train at all."""
+
+
+@dataclass
+class Outcome:
+    """A trained configuration: the model, its epochs, and the value of the objective."""
+
+    model: Any
+    history: list[dict[str, float]]
+    value: float
+    loss: float
+    epochs: int
+    batch_size: int | None
+    seconds: float
+    fit: dict[str, Any] = field(default_factory=dict)
+
+
+class EpochReporter(keras.callbacks.Callback):  # type: ignore[misc]
+    """Sends each finished epoch's metrics, and its wall time, to one handler."""
+
+    def __init__(self, handler: EpochHandler | None, history: list[dict[str, float]]):
+        super().__init__()
+        self.handler = handler
+        self.history = history
+        self.started = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        metrics = {k: float(v) for k, v in (logs or {}).items() if _is_number(v)}
+        metrics["seconds"] = time.perf_counter() - self.started
+        self.history.append(metrics)
+        if self.handler is not None:
+            self.handler(epoch, metrics)
+
+
+class FitHooks:
+    """Wired into a Hyperas-style template's ``.fit(...)`` calls by the renderer."""
+
+    def __init__(self, reporter: EpochReporter, verbose: bool):
+        self.reporter = reporter
+        self.quiet = not verbose
+
+    def callbacks(self, given: Any) -> list[Any]:
+        mine = [self.reporter, keras.callbacks.TerminateOnNaN()]
+        return [*(given or []), *mine]
+
+    def verbose(self, given: Any) -> Any:
+        return 0 if self.quiet else ("auto" if given is None else given)
+
+
+def train(
+    template: Template,
+    params: Params,
+    split: Split,
+    settings: FitSettings,
+    on_epoch: EpochHandler | None = None,
+) -> Outcome:
+    """Build and train one configuration; raise TrialFailed for NaN/inf or bad returns."""
+    if settings.seed is not None:
+        keras.utils.set_random_seed(settings.seed)
+    history: list[dict[str, float]] = []
+    reporter = EpochReporter(on_epoch, history)
+    started = time.perf_counter()
+    namespace = template.load(params, FitHooks(reporter, settings.verbose))
+    model_function = namespace[template.function]
+
+    if template.takes_data:
+        outcome = _train_hyperas(template, namespace, model_function, split, history)
+    else:
+        outcome = _fit_built(template, namespace, model_function(), split, settings, reporter)
+    outcome.seconds = time.perf_counter() - started
+    _check_finite(outcome)
+    return outcome
+
+
+def _fit_built(
+    template: Template,
+    namespace: dict[str, Any],
+    model: Any,
+    split: Split,
+    settings: FitSettings,
+    reporter: EpochReporter,
+) -> Outcome:
+    if isinstance(model, dict):
+        return _hyperas_outcome(template, model, reporter.history)
+    if not isinstance(model, keras.Model):
+        raise BadInputError(
+            f"{template.path}: {template.function}() returned {type(model).__name__}; it must "
+            "return a compiled keras.Model"
+        )
+    if not model.compiled:
+        raise BadInputError(
+            f"{template.path}: {template.function}() returned a model that is not compiled; "
+            "call model.compile(optimizer=..., loss=..., metrics=['accuracy']) before returning"
+        )
+    epochs = int(namespace.get("epochs", settings.epochs))
+    batch_size = int(namespace.get("batch_size", settings.batch_size))
+    callbacks: list[Any] = [reporter, keras.callbacks.TerminateOnNaN()]
+    if settings.include_val:
+        x = np.concatenate([split.x_train, split.x_val])
+        y = np.concatenate([split.y_train, split.y_val])
+        validation = None
+    else:
+        x, y = split.x_train, split.y_train
+        validation = (split.x_val, split.y_val)
+        if settings.patience is not None:
+            callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    monitor=settings.metric, patience=settings.patience, restore_best_weights=True
+                )
+            )
+    model.fit(
+        x,
+        y,
+        batch_size=batch_size,
+        epochs=epochs,
+        validation_data=validation,
+        callbacks=callbacks,
+        verbose=0,
+    )
+    value = _objective_value(reporter.history, settings)
+    loss = -value if settings.metric == "val_accuracy" else value
+    return Outcome(
+        model=model,
+        history=reporter.history,
+        value=value,
+        loss=loss,
+        epochs=len(reporter.history),
+        batch_size=batch_size,
+        seconds=0.0,
+        fit={"epochs": epochs, "batch_size": batch_size},
+    )
+
+
+def _objective_value(history: list[dict[str, float]], settings: FitSettings) -> float:
+    """The validation metric of the weights the model ends with."""
+    metric = "loss" if settings.include_val else settings.metric
+    values = [epoch[metric] for epoch in history if metric in epoch]
+    if not values:
+        raise TrialFailed(f"training logged no '{metric}'; did the model compile with metrics?")
+    if settings.patience is None or settings.include_val:
+        return values[-1]
+    return min(values) if metric.endswith("loss") else max(values)
+
+
+def _train_hyperas(
+    template: Template,
+    namespace: dict[str, Any],
+    model_function: Callable[..., Any],
+    split: Split,
+    history: list[dict[str, float]],
+) -> Outcome:
+    if template.has_data_function:
+        data = hyperas_data(template, namespace)
+    else:
+        data = (split.x_train, split.y_train, split.x_val, split.y_val)
+    result = model_function(*data)
+    if not isinstance(result, dict):
+        raise BadInputError(
+            f"{template.path}: {template.function}() returned {type(result).__name__}; a "
+            "Hyperas-style model function returns {'loss': ..., 'status': STATUS_OK, 'model': ...}"
+        )
+    return _hyperas_outcome(template, result, history)
+
+
+def _hyperas_outcome(
+    template: Template, result: dict[str, Any], history: list[dict[str, float]]
+) -> Outcome:
+    if "loss" not in result:
+        raise BadInputError(
+            f"{template.path}: {template.function}() returned a dict without 'loss'; return "
+            "{'loss': value_to_minimize, 'status': STATUS_OK, 'model': model}"
+        )
+    status = result.get("status", "ok")
+    if status != "ok":
+        raise TrialFailed(f"the template reported status {status!r}")
+    loss = float(result["loss"])
+    return Outcome(
+        model=result.get("model"),
+        history=history,
+        value=loss,
+        loss=loss,
+        epochs=len(history),
+        batch_size=None,
+        seconds=0.0,
+    )
+
+
+_DATA_CACHE: dict[str, tuple[Any, ...]] = {}
+
+
+def hyperas_data(template: Template, namespace: dict[str, Any]) -> tuple[Any, ...]:
+    """Call the template's ``data()`` once per process and template source."""
+    if template.sha256 not in _DATA_CACHE:
+        returned = namespace["data"]()
+        _DATA_CACHE.clear()
+        _DATA_CACHE[template.sha256] = (
+            tuple(returned) if isinstance(returned, (tuple, list)) else (returned,)
+        )
+    return _DATA_CACHE[template.sha256]
+
+
+def _check_finite(outcome: Outcome) -> None:
+    for epoch, metrics in enumerate(outcome.history):
+        for name, value in metrics.items():
+            if name in METRICS and not math.isfinite(value):
+                raise TrialFailed(f"{name} became {value} at epoch {epoch + 1}")
+    if not math.isfinite(outcome.loss):
+        raise TrialFailed(f"the objective is {outcome.loss}")
+
+
+def evaluate(model: Any, split: Split) -> dict[str, float]:
+    """Test-set loss and accuracy of a trained model."""
+    results = model.evaluate(split.x_test, split.y_test, verbose=0, return_dict=True)
+    return {f"test_{k}": float(v) for k, v in results.items() if _is_number(v)}
+
+
+def describe_model(model: Any) -> dict[str, str]:
+    """What a fixed template chose: optimizer, learning rate, initializer, size."""
+    described = {"model.parameters": str(model.count_params())}
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None:
+        described["model.optimizer"] = type(optimizer).__name__
+        rate = getattr(optimizer, "learning_rate", None)
+        if rate is not None:
+            with contextlib.suppress(TypeError, ValueError):
+                described["model.learning_rate"] = f"{float(keras.ops.convert_to_numpy(rate)):g}"
+    initializers = []
+    for layer in model.layers:
+        initializer = getattr(layer, "kernel_initializer", None)
+        if initializer is not None:
+            config = initializer.get_config()
+            details = ", ".join(
+                f"{k}={v}" for k, v in config.items() if v is not None and k != "seed"
+            )
+            initializers.append(f"{type(initializer).__name__}({details})")
+    if initializers:
+        described["model.initializer"] = ", ".join(dict.fromkeys(initializers))
+    described["model.layers"] = " > ".join(type(layer).__name__ for layer in model.layers)[:500]
+    return described
+
+
+def clear() -> None:
+    """Free the Keras graph state of the last trial."""
+    keras.backend.clear_session()
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True

@@ -1,0 +1,118 @@
+"""Figures logged with runs: learning curves, a study's trials, params against the objective.
+
+Matplotlib runs with the Agg backend; figures are returned for the caller to save or log.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+
+def close(figure: Figure) -> None:
+    """Release a figure once it is saved."""
+    plt.close(figure)
+
+
+def learning_curve(history: Sequence[Mapping[str, float]], title: str) -> Figure:
+    """Loss and accuracy per epoch, training beside validation."""
+    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4))
+    epochs = list(range(1, len(history) + 1))
+    for axis, metric in ((loss_axis, "loss"), (accuracy_axis, "accuracy")):
+        for prefix, label in (("", "train"), ("val_", "validation")):
+            values = [epoch.get(prefix + metric, math.nan) for epoch in history]
+            if any(not math.isnan(v) for v in values):
+                axis.plot(epochs, values, marker="o", markersize=3, label=label)
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(metric)
+        axis.grid(alpha=0.3)
+        axis.legend()
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def trial_values(
+    numbers: Sequence[int], values: Sequence[float], metric: str, title: str
+) -> Figure:
+    """Each trial's value and the best so far, against the trial number."""
+    figure, axis = plt.subplots(figsize=(8, 4.5))
+    axis.scatter(numbers, values, s=18, label="trial", color="tab:blue")
+    best, running = [], math.inf if metric.endswith("loss") else -math.inf
+    for value in values:
+        running = min(running, value) if metric.endswith("loss") else max(running, value)
+        best.append(running)
+    axis.step(numbers, best, where="post", color="tab:red", label="best so far")
+    axis.set_xlabel("trial")
+    axis.set_ylabel(metric)
+    axis.set_title(title)
+    axis.grid(alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    return figure
+
+
+def parallel_coordinates(
+    configurations: Sequence[Mapping[str, Any]], values: Sequence[float], metric: str, title: str
+) -> Figure:
+    """One line per trial across one axis per hyperparameter, coloured by the objective.
+
+    Numeric axes are scaled to [0, 1] between their smallest and largest value; categorical
+    axes place their values evenly and label them. Inactive values leave a gap in the line.
+    """
+    names = list(dict.fromkeys(name for c in configurations for name in c))
+    axes_values = [_axis(name, configurations) for name in names]
+    figure, axis = plt.subplots(figsize=(max(6.0, 1.4 * (len(names) + 1)), 5))
+    colours = plt.get_cmap("viridis_r" if metric.endswith("loss") else "viridis")
+    finite = [v for v in values if math.isfinite(v)]
+    low, high = (min(finite), max(finite)) if finite else (0.0, 1.0)
+    order = sorted(range(len(values)), key=lambda i: values[i], reverse=metric.endswith("loss"))
+    for i in order:
+        ys = [
+            position(configurations[i].get(name))
+            for name, (position, _) in zip(names, axes_values, strict=True)
+        ]
+        ys.append((values[i] - low) / (high - low) if high > low else 0.5)
+        shade = colours((values[i] - low) / (high - low) if high > low else 0.5)
+        axis.plot(range(len(ys)), ys, color=shade, alpha=0.7, linewidth=1.2)
+    for x, (_name, (_, labels)) in enumerate(zip(names, axes_values, strict=True)):
+        axis.axvline(x, color="grey", linewidth=0.6)
+        for y, text in labels:
+            axis.text(x + 0.03, y, text, fontsize=7, va="center")
+    axis.axvline(len(names), color="grey", linewidth=0.6)
+    axis.text(len(names) + 0.03, 0.0, f"{low:.4g}", fontsize=7)
+    axis.text(len(names) + 0.03, 1.0, f"{high:.4g}", fontsize=7)
+    axis.set_xticks(range(len(names) + 1), [*names, metric], rotation=30, ha="right")
+    axis.set_yticks([])
+    axis.set_title(title)
+    figure.tight_layout()
+    return figure
+
+
+def _axis(
+    name: str, configurations: Sequence[Mapping[str, Any]]
+) -> tuple[Any, list[tuple[float, str]]]:
+    present = [c[name] for c in configurations if name in c]
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+        low, high = min(present), max(present)
+        span = (high - low) or 1.0
+
+        def numeric(value: Any) -> float:
+            return math.nan if value is None else (value - low) / span
+
+        return numeric, [(0.0, f"{low:.3g}"), (1.0, f"{high:.3g}")]
+    keys = list(dict.fromkeys(repr(v) for v in present))
+    places = {k: (i / (len(keys) - 1) if len(keys) > 1 else 0.5) for i, k in enumerate(keys)}
+
+    def categorical(value: Any) -> float:
+        return math.nan if value is None else places[repr(value)]
+
+    return categorical, [(y, k[:18]) for k, y in places.items()]
