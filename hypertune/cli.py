@@ -30,7 +30,7 @@ _log = get_logger(__name__)
 def main() -> None:
     """Entry point: run the CLI, turning hypertune's errors into one line and an exit code."""
     try:
-        cli.main(standalone_mode=False)
+        code = cli.main(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
@@ -43,6 +43,7 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 class _Group(click.Group):
@@ -361,7 +362,7 @@ def zoo(
                 result.epochs,
                 result.best_val_accuracy,
                 result.test.get("test_accuracy", float("nan")),
-                round(result.seconds, 1),
+                f"{result.seconds:.1f}",
             )
         )
         _log.info("  test accuracy %.4f in %.1fs", rows[-1][5], result.seconds)
@@ -441,3 +442,293 @@ def space(
         f"\n{len(space_)} hyperparameters in {template.path} "
         f"(model function {template.function}())"
     )
+
+
+# -- studies ---------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("template_path", metavar="TEMPLATE")
+@click.option(
+    "--max-evals",
+    type=int,
+    required=True,
+    help="Trials in the study, in total (a resumed study runs only the rest).",
+)
+@click.option(
+    "--algo",
+    type=click.Choice(["tpe", "rand", "anneal", "atpe"]),
+    default="tpe",
+    show_default=True,
+    help="hyperopt's search algorithm.",
+)
+@click.option(
+    "--study",
+    "study_name",
+    default=None,
+    help="Study name (default: the template's file name). Rerun to resume.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Start no new trial after this many seconds.",
+)
+@click.option(
+    "--metric",
+    type=click.Choice(["val_loss", "val_accuracy"]),
+    default="val_loss",
+    show_default=True,
+    help="The validation metric to optimize.",
+)
+@click.option(
+    "--max-failures",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Stop the study once more trials than this have failed.",
+)
+@click.option(
+    "--n-startup-jobs",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="TPE: random trials before modelling starts.",
+)
+@click.option(
+    "--gamma",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.25,
+    show_default=True,
+    help="TPE: share of trials counted as good.",
+)
+@click.option(
+    "--n-ei-candidates",
+    type=click.IntRange(min=1),
+    default=24,
+    show_default=True,
+    help="TPE: candidates drawn per suggestion.",
+)
+@click.option("--force", is_flag=True, help="Resume even though the template changed.")
+@click.option(
+    "--top",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Trials in the final table.",
+)
+@fit_options
+@data_options
+@tracking_options
+@function_option
+def tune(
+    template_path: str,
+    max_evals: int,
+    algo: str,
+    study_name: str | None,
+    timeout: float | None,
+    metric: str,
+    max_failures: int | None,
+    n_startup_jobs: int,
+    gamma: float,
+    n_ei_candidates: int,
+    force: bool,
+    top: int,
+    epochs: int,
+    batch_size: int,
+    patience: int | None,
+    seed: int | None,
+    data_path: str | None,
+    val_size: int,
+    tracking_uri: str | None,
+    experiment: str,
+    model_function: str | None,
+) -> None:
+    """Search TEMPLATE's space with TPE (or another algorithm), every trial a run in MLflow.
+
+    \b
+        hypertune tune templates/mlp_space.py --max-evals 50 --epochs 5 --patience 2
+    """
+    from hypertune.data import DataRef
+    from hypertune.settings import FitSettings
+    from hypertune.study import StudySettings, run_study
+    from hypertune.tracking import Tracker
+
+    if max_evals < 1:
+        raise BadInputError(f"--max-evals must be at least 1, but got {max_evals}")
+    template = _compile(template_path, model_function)
+    settings = StudySettings(
+        name=study_name or template.name,
+        max_evals=max_evals,
+        algo=algo,
+        seed=seed,
+        timeout=timeout,
+        metric=metric,
+        n_startup_jobs=n_startup_jobs,
+        gamma=gamma,
+        n_ei_candidates=n_ei_candidates,
+        max_failures=max_failures,
+        force=force,
+        progress=_log.isEnabledFor(20) and sys.stderr.isatty(),
+    )
+    fit = FitSettings(epochs=epochs, batch_size=batch_size, patience=patience, metric=metric)
+    tracker = Tracker(tracking_uri, experiment)
+    result = run_study(template, settings, fit, DataRef.resolve(data_path, val_size), tracker)
+    _print_study(result, tracker, top)
+
+
+def _print_study(result: Any, tracker: Any, top: int) -> None:
+    from hypertune._table import markdown_table
+
+    finished = sorted(result.finished, key=lambda t: (t.objective, t.number))[:top]
+    failed = sum(1 for t in result.trials if not t.ok)
+    click.echo(
+        f"Study '{result.name}': {len(result.trials)} trials ({result.new_trials} new, "
+        f"{failed} failed)" + (f"; stopped: {result.stopped}" if result.stopped else "")
+    )
+    rows = [
+        (t.number, t.value, t.epochs, f"{t.seconds:.1f}", _compact(t.params)) for t in finished
+    ]
+    click.echo(markdown_table(("trial", result.metric, "epochs", "seconds", "params"), rows))
+    best = result.best
+    if best is not None:
+        click.echo(f"\nBest params (trial {best.number}, {result.metric} {best.value:.4f}):")
+        click.echo(json.dumps(best.params, indent=2))
+    click.echo(
+        f"\nMLflow: experiment '{tracker.experiment_name}' at {tracker.uri}, study run "
+        f"{result.run_id}\n  {tracker.run_url(result.run_id)}  (`hypertune ui` serves it)"
+    )
+
+
+def _compact(params: dict[str, Any], width: int = 70) -> str:
+    text = ", ".join(
+        f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()
+    )
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+@cli.command()
+@click.argument("study_name", metavar="STUDY")
+@click.option(
+    "--top",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="How many of the best trials to show.",
+)
+@click.option("-o", "--output", default=None, help="Write the JSON to this file.")
+@tracking_options
+def best(
+    study_name: str, top: int, output: str | None, tracking_uri: str | None, experiment: str
+) -> None:
+    """Print the best params of STUDY as JSON (values, not indices).
+
+    \b
+        hypertune best mlp_space -o params.json
+        hypertune best mlp_space --top 3
+    """
+    from hypertune.record import best_trials
+    from hypertune.tracking import Tracker
+
+    tracker = Tracker(tracking_uri, experiment)
+    trials = best_trials(tracker, study_name, top=top)
+    if top == 1:
+        payload: Any = trials[0].params
+    else:
+        payload = [
+            {"trial": t.number, "value": t.value, "run_id": t.run_id, "params": t.params}
+            for t in trials
+        ]
+    text = json.dumps(payload, indent=2)
+    if output:
+        Path(output).write_text(text + "\n", encoding="utf-8")
+        click.echo(
+            f"Wrote the best params of '{study_name}' (trial {trials[0].number}) to {output}"
+        )
+    else:
+        click.echo(text)
+
+
+@cli.command()
+@tracking_options
+def studies(tracking_uri: str | None, experiment: str) -> None:
+    """List the studies in the experiment: trials, best value, status."""
+    from hypertune._table import markdown_table
+    from hypertune.record import find_studies, load_trials
+    from hypertune.tracking import TAG_STUDY, TAG_TEMPLATE, Tracker
+
+    tracker = Tracker(tracking_uri, experiment)
+    rows = []
+    for run in find_studies(tracker):
+        trials = load_trials(tracker, run.info.run_id)
+        finished = [t for t in trials if t.ok]
+        best_trial = min(finished, key=lambda t: t.objective) if finished else None
+        rows.append(
+            (
+                run.data.tags.get(TAG_STUDY, "?"),
+                run.data.tags.get("hypertune.metric", "?"),
+                sum(t.counts for t in trials),
+                sum(t.status == "FAILED" for t in trials),
+                best_trial.value if best_trial else "-",
+                run.info.status,
+                run.data.tags.get(TAG_TEMPLATE, "?"),
+            )
+        )
+    if not rows:
+        click.echo(f"No studies in experiment '{experiment}' at {tracker.uri}")
+        return
+    click.echo(
+        markdown_table(("study", "metric", "trials", "failed", "best", "status", "template"), rows)
+    )
+
+
+@cli.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to listen on; anything but 127.0.0.1 exposes your runs.",
+)
+@click.option(
+    "--tracking-uri",
+    default=None,
+    help="MLflow tracking URI. Defaults to $MLFLOW_TRACKING_URI, then sqlite:///mlflow.db.",
+)
+def ui(port: int, host: str, tracking_uri: str | None) -> None:
+    """Serve the MLflow UI for the tracking store on 127.0.0.1.
+
+    \b
+        hypertune ui --port 5000
+    """
+    import subprocess
+
+    from hypertune.tracking import resolve_uri
+
+    uri = resolve_uri(tracking_uri)
+    if uri.startswith(("http://", "https://")):
+        raise BadInputError(f"{uri} is already a tracking server: open it in a browser")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        _log.warning(
+            "warning: serving on %s: anyone who can reach this machine can read and "
+            "change your runs",
+            host,
+        )
+    click.echo(f"MLflow UI for {uri} at http://{host}:{port}  (Ctrl-C to stop)")
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
+    try:
+        code = subprocess.call(command)
+    except KeyboardInterrupt:
+        code = 0
+    if code:
+        raise HypertuneError(f"mlflow ui exited with status {code}")

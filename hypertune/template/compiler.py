@@ -230,15 +230,20 @@ class _Compiler:
         code: list[ast.AST],
         what: str,
     ) -> Context:
+        """``context`` further limited to ``marker``'s ``indices`` (met again in an elif)."""
+        base = _without(context, marker)
+        if len(base) < len(context):
+            earlier = set(context[-1][1])
+            indices = tuple(i for i in indices if i in earlier)
         if len(indices) == len(marker.options):
-            return context
+            return base
         if not indices and any(True for part in code for _ in outer_markers(part)):
             self._warn(
                 f"{what} never runs for any option of the choice at line {marker.line}; its "
                 "markers are never sampled",
                 code[0],
             )
-        return (*context, (marker, indices))
+        return (*base, (marker, indices))
 
     def _gate(
         self, test: ast.expr, context: Context, bindings: dict[str, ast.Set]
@@ -258,7 +263,7 @@ class _Compiler:
             if bound is None:
                 return None
             marker = bound
-            if not _same_context(marker.context, context):
+            if not _same_context(marker.context, _without(context, marker)):
                 self._warn(
                     f"`{name}` is drawn under other conditions than this `if`, so its branches "
                     "are not conditional: their markers are sampled on every trial",
@@ -300,6 +305,13 @@ class _Compiler:
             line=marker.line,
             col=marker.col,
         )
+
+
+def _without(context: Context, marker: Marker) -> Context:
+    """``context`` less a last entry on ``marker`` (left by an enclosing ``if`` on it)."""
+    if context and context[-1][0] is marker:
+        return context[:-1]
+    return context
 
 
 def _same_context(a: Context, b: Context) -> bool:
