@@ -149,8 +149,11 @@ def check_arrays(arrays: dict[str, np.ndarray], where: str) -> None:
                 f"{where}: x_{part} must be uint8 pixels (0-255) or floats in [0, 1], but has "
                 f"dtype {x.dtype}"
             )
-        if np.issubdtype(x.dtype, np.floating) and (x.min() < 0 or x.max() > 1):
-            raise DataError(f"{where}: float pixels in x_{part} must lie in [0, 1]")
+        if np.issubdtype(x.dtype, np.floating) and not (x.min() >= 0 and x.max() <= 1):
+            raise DataError(
+                f"{where}: float pixels in x_{part} must lie in [0, 1], but range from "
+                f"{x.min()} to {x.max()}"
+            )
         if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
             raise DataError(
                 f"{where}: y_{part} must be a 1-D array of integer labels, but has shape "
@@ -195,7 +198,13 @@ def _from_keras() -> dict[str, np.ndarray]:
 
 def _from_npz(path: Path) -> dict[str, np.ndarray]:
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise DataError(
+                f"{path} holds one array, not an .npz archive; save x_train, y_train, x_test "
+                "and y_test together with numpy.savez"
+            )
+        with loaded as archive:
             missing = [k for k in KEYS if k not in archive.files]
             if missing:
                 raise DataError(

@@ -93,7 +93,6 @@ def parallel_coordinates(
     axis.set_xticks(range(len(names) + 1), [*names, metric], rotation=30, ha="right")
     axis.set_yticks([])
     axis.set_title(title)
-    figure.tight_layout()
     return figure
 
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -148,6 +147,29 @@ class Tracker:
                 self.client.log_artifact, run_id, str(local), None if parent == "." else parent
             )
 
+    def log_artifacts(self, run_id: str, local_folder: Path, artifact_path: str) -> None:
+        self._call(self.client.log_artifacts, run_id, str(local_folder), artifact_path)
+
+    def register_model(self, name: str, run_id: str, artifact_path: str) -> str:
+        """Register the run's ``artifact_path`` as a new version of model ``name``."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.create_registered_model(name)
+        except MlflowException as error:
+            if "already exists" not in str(error).lower():
+                raise TrackingError(
+                    f"cannot register model '{name}': {_first_line(error)}"
+                ) from None
+        run = self.get_run(run_id)
+        version = self._call(
+            self.client.create_model_version,
+            name,
+            f"{run.info.artifact_uri}/{artifact_path}",
+            run_id,
+        )
+        return str(version.version)
+
     def get_run(self, run_id: str) -> Run:
         run: Run = self._call(self.client.get_run, run_id)
         return run
@@ -187,20 +209,6 @@ class Tracker:
             raise TrackingError(
                 f"the MLflow store at {self.uri} failed: {_first_line(error)}"
             ) from error
-
-
-@contextmanager
-def active_run(tracker: Tracker, run_id: str) -> Iterator[None]:
-    """Make ``run_id`` MLflow's active run for APIs that need one (``mlflow.keras.log_model``)."""
-    import mlflow
-
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(tracker.uri)
-    try:
-        with mlflow.start_run(run_id=run_id, nested=True, log_system_metrics=False):
-            yield
-    finally:
-        mlflow.set_tracking_uri(previous)
 
 
 def _first_line(error: BaseException) -> str:

@@ -11,8 +11,10 @@ the params. A run that fails or is interrupted afterwards ends FAILED or KILLED,
 from __future__ import annotations
 
 import secrets
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from hypertune import __version__
@@ -150,14 +152,14 @@ def _finish(
 def _log_keras_model(
     tracker: Tracker, run_id: str, model: Any, example: Any, register: str | None
 ) -> None:
+    """Save with MLflow's Keras flavor under the run's ``model/`` artifacts; maybe register."""
     import mlflow.keras
     from mlflow.models import infer_signature
 
-    from hypertune.tracking import active_run, quiet_mlflow
-
-    quiet_mlflow()
     signature = infer_signature(example, model.predict(example, verbose=0))
-    with active_run(tracker, run_id):
-        mlflow.keras.log_model(
-            model, name="model", signature=signature, registered_model_name=register
-        )
+    with tempfile.TemporaryDirectory() as folder:
+        local = Path(folder) / "model"
+        mlflow.keras.save_model(model, str(local), signature=signature)
+        tracker.log_artifacts(run_id, local, "model")
+    if register:
+        tracker.register_model(register, run_id, "model")

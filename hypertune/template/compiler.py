@@ -188,7 +188,9 @@ class _Compiler:
             self._register(node, context, bindings)
             return
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node in self.tree.body:
-            bindings = {**self.module_bindings, **_bindings(node, module=False)}
+            local = _stores(node, module=False)
+            inherited = {k: v for k, v in self.module_bindings.items() if k not in local}
+            bindings = {**inherited, **_bindings(node, module=False)}
         if isinstance(node, (ast.If, ast.IfExp)):
             self._branch(node, context, bindings)
             return
@@ -321,8 +323,23 @@ def _same_context(a: Context, b: Context) -> bool:
 
 def _bindings(scope: ast.AST, module: bool) -> dict[str, ast.Set]:
     """Names assigned exactly once in ``scope``, from a marker: ``n_layers = {{choice(...)}}``."""
-    stores: Counter[str] = Counter()
+    stores = _stores(scope, module)
     assigned: dict[str, ast.Set] = {}
+    for node in _walk_scope(scope, module):
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and is_marker(node.value)
+        ):
+            assert isinstance(node.value, ast.Set)
+            assigned[node.targets[0].id] = node.value
+    return {name: marker for name, marker in assigned.items() if stores[name] == 1}
+
+
+def _stores(scope: ast.AST, module: bool) -> Counter[str]:
+    """How many times each name is bound in ``scope`` (``global`` and ``nonlocal`` count twice)."""
+    stores: Counter[str] = Counter()
     for node in _walk_scope(scope, module):
         if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
             stores[node.id] += 1
@@ -334,15 +351,7 @@ def _bindings(scope: ast.AST, module: bool) -> dict[str, ast.Set]:
         elif isinstance(node, (ast.Global, ast.Nonlocal)):
             for name in node.names:
                 stores[name] += 2
-        if (
-            isinstance(node, ast.Assign)
-            and len(node.targets) == 1
-            and isinstance(node.targets[0], ast.Name)
-            and is_marker(node.value)
-        ):
-            assert isinstance(node.value, ast.Set)
-            assigned[node.targets[0].id] = node.value
-    return {name: marker for name, marker in assigned.items() if stores[name] == 1}
+    return stores
 
 
 def _free_names(node: ast.AST) -> set[str]:

@@ -289,7 +289,10 @@ def _evaluate(node: ast.expr) -> float:
         value = _evaluate(node.operand)
         return -value if isinstance(node.op, ast.USub) else value
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-        return _BINARY[type(node.op)](_evaluate(node.left), _evaluate(node.right))
+        value = _BINARY[type(node.op)](_evaluate(node.left), _evaluate(node.right))
+        if isinstance(value, complex):
+            raise MarkerError("a negative number to a fractional power is not a real number", node)
+        return value
     if isinstance(node, ast.Call) and len(node.args) == 1 and not node.keywords:
         function = node.func
         name = None

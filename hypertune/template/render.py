@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -96,7 +97,9 @@ class _Offsets:
     """Converts the AST's (line, UTF-8 byte column) positions into character offsets."""
 
     def __init__(self, source: str):
-        self.lines = source.splitlines(keepends=True)
+        # Python ends lines only at \n, \r\n and \r; str.splitlines also ends them at \f, \x1c,
+        # \u2028 and others, which would shift every offset after such a character.
+        self.lines = io.StringIO(source, newline="").readlines()
         self.starts = [0]
         for line in self.lines:
             self.starts.append(self.starts[-1] + len(line))
