@@ -154,7 +154,7 @@ def _print_epoch(epoch: int, epochs: int, metrics: dict[str, float]) -> None:
     click.echo(
         f"Epoch {epoch:>{width}}/{epochs}  "
         + "  ".join(parts)
-        + f"  {metrics.get('seconds', 0.0):.1f}s"
+        + f"  {metrics.get('epoch_seconds', 0.0):.1f}s"
     )
 
 
@@ -452,15 +452,22 @@ def space(
 @click.option(
     "--max-evals",
     type=int,
-    required=True,
-    help="Trials in the study, in total (a resumed study runs only the rest).",
+    default=None,
+    help="Trials in the study, in total (a resumed study runs only the rest). Required except "
+    "with --algo grid, which defaults to the whole grid.",
 )
 @click.option(
     "--algo",
-    type=click.Choice(["tpe", "rand", "anneal", "atpe"]),
+    type=click.Choice(["tpe", "rand", "anneal", "atpe", "grid", "sklearn-random"]),
     default="tpe",
     show_default=True,
-    help="hyperopt's search algorithm.",
+    help="hyperopt's algorithms, or scikit-learn's ParameterGrid / ParameterSampler.",
+)
+@click.option(
+    "--grid-points",
+    type=click.IntRange(min=2),
+    default=None,
+    help="--algo grid: values taken from each continuous marker's range.",
 )
 @click.option(
     "--study",
@@ -522,8 +529,9 @@ def space(
 @function_option
 def tune(
     template_path: str,
-    max_evals: int,
+    max_evals: int | None,
     algo: str,
+    grid_points: int | None,
     study_name: str | None,
     timeout: float | None,
     metric: str,
@@ -549,14 +557,13 @@ def tune(
         hypertune tune templates/mlp_space.py --max-evals 50 --epochs 5 --patience 2
     """
     from hypertune.data import DataRef
+    from hypertune.search import SearchSettings
     from hypertune.settings import FitSettings
-    from hypertune.study import StudySettings, run_study
+    from hypertune.study import run_study
     from hypertune.tracking import Tracker
 
-    if max_evals < 1:
-        raise BadInputError(f"--max-evals must be at least 1, but got {max_evals}")
     template = _compile(template_path, model_function)
-    settings = StudySettings(
+    settings = SearchSettings(
         name=study_name or template.name,
         max_evals=max_evals,
         algo=algo,
@@ -566,6 +573,7 @@ def tune(
         n_startup_jobs=n_startup_jobs,
         gamma=gamma,
         n_ei_candidates=n_ei_candidates,
+        grid_points=grid_points,
         max_failures=max_failures,
         force=force,
         progress=_log.isEnabledFor(20) and sys.stderr.isatty(),
@@ -732,3 +740,116 @@ def ui(port: int, host: str, tracking_uri: str | None) -> None:
         code = 0
     if code:
         raise HypertuneError(f"mlflow ui exited with status {code}")
+
+
+@cli.command()
+@click.argument("template_path", metavar="TEMPLATE")
+@click.option(
+    "--algos",
+    default="tpe,rand,anneal",
+    show_default=True,
+    help="Comma-separated: tpe, rand, anneal, atpe, grid, sklearn-random.",
+)
+@click.option(
+    "--max-evals",
+    type=click.IntRange(min=1),
+    required=True,
+    help="Trials per run of each algorithm.",
+)
+@click.option(
+    "--repeats",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Runs per algorithm, with seeds seed, seed+1, ... (grid runs once).",
+)
+@click.option(
+    "--target",
+    type=float,
+    default=None,
+    help="Report the median number of trials needed to reach this value.",
+)
+@click.option(
+    "--metric",
+    type=click.Choice(["val_loss", "val_accuracy"]),
+    default="val_loss",
+    show_default=True,
+)
+@click.option(
+    "--grid-points",
+    type=click.IntRange(min=2),
+    default=None,
+    help="grid: values taken from each continuous marker's range.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    default=None,
+    help="Folder for compare.md and compare.png (default: compare-TEMPLATE).",
+)
+@fit_options
+@data_options
+@tracking_options
+@function_option
+def compare(
+    template_path: str,
+    algos: str,
+    max_evals: int,
+    repeats: int,
+    target: float | None,
+    metric: str,
+    grid_points: int | None,
+    out_dir: str | None,
+    epochs: int,
+    batch_size: int,
+    patience: int | None,
+    seed: int | None,
+    data_path: str | None,
+    val_size: int,
+    tracking_uri: str | None,
+    experiment: str,
+    model_function: str | None,
+) -> None:
+    """Run several search algorithms on the same space and budget; plot and tabulate them.
+
+    \b
+        hypertune compare templates/mlp_space.py --algos tpe,rand,anneal,grid \\
+            --max-evals 20 --repeats 3 --grid-points 2 --epochs 1
+    """
+    from hypertune.compare import run_comparison
+    from hypertune.data import DataRef
+    from hypertune.search import SearchSettings
+    from hypertune.settings import FitSettings
+    from hypertune.tracking import Tracker
+
+    names = [a.strip() for a in algos.split(",") if a.strip()]
+    if not names:
+        raise BadInputError("--algos needs at least one algorithm, like --algos tpe,rand")
+    template = _compile(template_path, model_function)
+    settings = SearchSettings(
+        name=template.name,
+        max_evals=max_evals,
+        seed=seed,
+        metric=metric,
+        grid_points=grid_points,
+        progress=False,
+    )
+    fit = FitSettings(epochs=epochs, batch_size=batch_size, patience=patience, metric=metric)
+    tracker = Tracker(tracking_uri, experiment)
+    out = Path(out_dir or f"compare-{template.name}")
+    comparison = run_comparison(
+        template,
+        names,
+        settings,
+        repeats,
+        fit,
+        DataRef.resolve(data_path, val_size),
+        tracker,
+        out,
+        target,
+    )
+    click.echo(comparison.table)
+    click.echo(
+        f"\nWrote {', '.join(str(p) for p in comparison.files)}; MLflow comparison run "
+        f"{comparison.run_id} in experiment '{experiment}' at {tracker.uri}"
+    )

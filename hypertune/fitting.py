@@ -46,8 +46,9 @@ from hypertune.settings import FitSettings  # noqa: E402
 from hypertune.space import Params  # noqa: E402
 from hypertune.template import Template  # noqa: E402
 
-#: Receives the 0-based epoch number and that epoch's metrics (with ``seconds``).
-EpochHandler = Callable[[int, dict[str, float]], None]
+#: Receives the 0-based epoch number, the number of epochs asked for, and that epoch's metrics
+#: (with its wall time as ``epoch_seconds``).
+EpochHandler = Callable[[int, int, dict[str, float]], None]
 
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
@@ -84,10 +85,10 @@ class EpochReporter(keras.callbacks.Callback):  # type: ignore[misc]
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         metrics = {k: float(v) for k, v in (logs or {}).items() if _is_number(v)}
-        metrics["seconds"] = time.perf_counter() - self.started
+        metrics["epoch_seconds"] = time.perf_counter() - self.started
         self.history.append(metrics)
         if self.handler is not None:
-            self.handler(epoch, metrics)
+            self.handler(epoch, int(self.params.get("epochs") or 0), metrics)
 
 
 class FitHooks:
@@ -108,11 +109,14 @@ class FitHooks:
 def train(
     template: Template,
     params: Params,
-    split: Split,
+    split: Split | None,
     settings: FitSettings,
     on_epoch: EpochHandler | None = None,
 ) -> Outcome:
-    """Build and train one configuration; raise TrialFailed for NaN/inf or bad returns."""
+    """Build and train one configuration; raise TrialFailed for NaN/inf or bad returns.
+
+    ``split`` may be None only for templates whose ``data()`` gives their own data.
+    """
     if settings.seed is not None:
         keras.utils.set_random_seed(settings.seed)
     history: list[dict[str, float]] = []
@@ -124,6 +128,7 @@ def train(
     if template.takes_data:
         outcome = _train_hyperas(template, namespace, model_function, split, history)
     else:
+        assert split is not None, "a build-style template is trained on hypertune's split"
         outcome = _fit_built(template, namespace, model_function(), split, settings, reporter)
     outcome.seconds = time.perf_counter() - started
     _check_finite(outcome)
@@ -204,12 +209,13 @@ def _train_hyperas(
     template: Template,
     namespace: dict[str, Any],
     model_function: Callable[..., Any],
-    split: Split,
+    split: Split | None,
     history: list[dict[str, float]],
 ) -> Outcome:
     if template.has_data_function:
         data = hyperas_data(template, namespace)
     else:
+        assert split is not None, "a model function without data() gets hypertune's split"
         data = (split.x_train, split.y_train, split.x_val, split.y_val)
     result = model_function(*data)
     if not isinstance(result, dict):
@@ -266,9 +272,17 @@ def _check_finite(outcome: Outcome) -> None:
         raise TrialFailed(f"the objective is {outcome.loss}")
 
 
-def evaluate(model: Any, split: Split) -> dict[str, float]:
+def test_set(template: Template, split: Split | None) -> tuple[Any, Any]:
+    """hypertune's test split, or the test arrays of the template's own ``data()``."""
+    if split is not None:
+        return split.x_test, split.y_test
+    data = _DATA_CACHE[template.sha256]
+    return data[2], data[3]
+
+
+def evaluate(model: Any, x_test: Any, y_test: Any) -> dict[str, float]:
     """Test-set loss and accuracy of a trained model."""
-    results = model.evaluate(split.x_test, split.y_test, verbose=0, return_dict=True)
+    results = model.evaluate(x_test, y_test, verbose=0, return_dict=True)
     return {f"test_{k}": float(v) for k, v in results.items() if _is_number(v)}
 
 

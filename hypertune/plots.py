@@ -115,3 +115,32 @@ def _axis(
         return math.nan if value is None else places[repr(value)]
 
     return categorical, [(y, k[:18]) for k, y in places.items()]
+
+
+def best_so_far_bands(
+    curves: Mapping[str, Sequence[Sequence[float]]], metric: str, title: str
+) -> Figure:
+    """Per algorithm, the median best-so-far curve over its seeds and the min-max band."""
+    figure, axis = plt.subplots(figsize=(8, 4.5))
+    for label, series in curves.items():
+        length = max((len(c) for c in series), default=0)
+        xs, medians, lows, highs = [], [], [], []
+        for i in range(length):
+            at = [c[i] for c in series if i < len(c) and math.isfinite(c[i])]
+            if at:
+                at.sort()
+                xs.append(i + 1)
+                middle = len(at) // 2
+                medians.append(at[middle] if len(at) % 2 else (at[middle - 1] + at[middle]) / 2)
+                lows.append(at[0])
+                highs.append(at[-1])
+        (line,) = axis.plot(xs, medians, label=f"{label} ({len(series)} runs)", linewidth=1.6)
+        if len(series) > 1:
+            axis.fill_between(xs, lows, highs, color=line.get_color(), alpha=0.18)
+    axis.set_xlabel("trial")
+    axis.set_ylabel(f"best {metric} so far")
+    axis.set_title(title)
+    axis.grid(alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    return figure

@@ -103,7 +103,7 @@ class Hyperparameter:
         if self.categorical:
             return self.options[int(raw)].value
         number = float(raw)
-        return round(number) if self.integer else number
+        return round(number) if self.integer and math.isfinite(number) else number
 
     def raw_from_value(self, value: Any) -> int | float:
         """The inverse of :meth:`value_from_raw`, for hyperopt's trial records."""
@@ -161,11 +161,7 @@ class Hyperparameter:
 
     def format(self, value: Any) -> str:
         """The value as MLflow stores it (a string that :meth:`parse` reads back exactly)."""
-        if isinstance(value, float):
-            return repr(value)
-        if isinstance(value, str):
-            return value
-        return json.dumps(_jsonable(value))
+        return format_value(value)
 
     def parse(self, text: str) -> Any:
         """Read back a value written by :meth:`format`."""
@@ -325,7 +321,8 @@ class SearchSpace:
         rng = np.random.default_rng(seed)
         return [self.flatten(stochastic.sample(expression, rng=rng)) for _ in range(n)]
 
-    def _children(self, name: str, index: int) -> list[Hyperparameter]:
+    def children(self, name: str, index: int) -> list[Hyperparameter]:
+        """The hyperparameters whose own branch is option ``index`` of choice ``name``."""
         return [
             hp
             for hp in self
@@ -334,7 +331,8 @@ class SearchSpace:
             and index in hp.conditions[-1].indices
         ]
 
-    def _gates(self, hp: Hyperparameter) -> bool:
+    def gates(self, hp: Hyperparameter) -> bool:
+        """Whether choice ``hp`` decides whether other hyperparameters are active."""
         return any(other.conditions and other.conditions[-1].name == hp.name for other in self)
 
     def _node(self, hp: Hyperparameter, nodes: dict[str, Any]) -> Any:
@@ -343,13 +341,13 @@ class SearchSpace:
         from hyperopt import hp as hyperopt_hp
 
         if hp.categorical:
-            if self._gates(hp):
+            if self.gates(hp):
                 branches: list[Any] = [
                     (
                         i,
                         {
                             child.name: self._node(child, nodes)
-                            for child in self._children(hp.name, i)
+                            for child in self.children(hp.name, i)
                         },
                     )
                     for i in range(len(hp.options))
@@ -376,6 +374,15 @@ class SearchSpace:
                 self._flatten_into(branch, params)
             else:
                 params[name] = hp.value_from_raw(raw)
+
+
+def format_value(value: Any) -> str:
+    """A value as a string for MLflow: floats exactly (repr), strings as they are, else JSON."""
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str):
+        return value
+    return json.dumps(_jsonable(value))
 
 
 def _round_to(value: float, q: float) -> float:

@@ -56,7 +56,7 @@ def train_and_log(
 ) -> TrainResult:
     """Train ``template`` with ``params`` and log the run; ``settings`` is a FitSettings."""
     params = template.space.check(params)
-    split = load_split(data)
+    split = load_split(data) if template.needs_split else None
     if settings.seed is None:
         settings = replace(settings, seed=secrets.randbelow(2**31))
     tracker.experiment_id()
@@ -80,17 +80,14 @@ def train_and_log(
             "fit.seed": settings.seed,
             "fit.patience": settings.patience,
             "fit.include_val": settings.include_val,
-            "data": split.source,
-            "data.train_size": len(split.x_train)
-            + (len(split.x_val) if settings.include_val else 0),
-            "data.val_size": 0 if settings.include_val else len(split.x_val),
+            **_data_params(split, settings.include_val),
         },
     )
 
-    def log_epoch(epoch: int, metrics: dict[str, float]) -> None:
+    def log_epoch(epoch: int, epochs: int, metrics: dict[str, float]) -> None:
         tracker.log_metrics(run_id, metrics, step=epoch + 1)
         if on_epoch is not None:
-            on_epoch(epoch + 1, settings.epochs, metrics)
+            on_epoch(epoch + 1, epochs, metrics)
 
     status = "FAILED"
     try:
@@ -120,7 +117,8 @@ def _finish(
     from hypertune import fitting, plots
 
     model = outcome.model
-    test = fitting.evaluate(model, split) if model is not None else {}
+    x_test, y_test = fitting.test_set(template, split)
+    test = fitting.evaluate(model, x_test, y_test) if model is not None else {}
     described = fitting.describe_model(model) if model is not None else {}
     fit_params = {f"fit.{k}": v for k, v in outcome.fit.items()}
     tracker.log_params(run_id, {**fit_params, **described})
@@ -135,7 +133,7 @@ def _finish(
         tracker.log_figure(run_id, figure, "learning_curve.png")
         plots.close(figure)
     if model is not None and (log_model or register):
-        _log_keras_model(tracker, run_id, model, split.x_test[:5], register)
+        _log_keras_model(tracker, run_id, model, x_test[:5], register)
     return TrainResult(
         run_id=run_id,
         template=template.name,
@@ -149,6 +147,30 @@ def _finish(
     )
 
 
+def _data_params(split: Any, include_val: bool) -> dict[str, Any]:
+    if split is None:
+        return {"data": "the template's data()"}
+    return {
+        "data": split.source,
+        "data.train_size": len(split.x_train) + (len(split.x_val) if include_val else 0),
+        "data.val_size": 0 if include_val else len(split.x_val),
+    }
+
+
+def _requirements() -> list[str]:
+    """The model's pip requirements, pinned from what is installed (MLflow's own inference
+    starts a subprocess and costs seconds per model)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    pinned = []
+    for package in ("tensorflow", "keras", "numpy"):
+        try:
+            pinned.append(f"{package}=={version(package)}")
+        except PackageNotFoundError:
+            continue
+    return pinned
+
+
 def _log_keras_model(
     tracker: Tracker, run_id: str, model: Any, example: Any, register: str | None
 ) -> None:
@@ -159,7 +181,9 @@ def _log_keras_model(
     signature = infer_signature(example, model.predict(example, verbose=0))
     with tempfile.TemporaryDirectory() as folder:
         local = Path(folder) / "model"
-        mlflow.keras.save_model(model, str(local), signature=signature)
+        mlflow.keras.save_model(
+            model, str(local), signature=signature, pip_requirements=_requirements()
+        )
         tracker.log_artifacts(run_id, local, "model")
     if register:
         tracker.register_model(register, run_id, "model")

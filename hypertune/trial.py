@@ -27,8 +27,8 @@ from hypertune.tracking import TAG_ROLE, TAG_STUDY, TAG_TRIAL, Tracker
 TAG_PARAMS = "hypertune.params"
 TAG_ERROR = "hypertune.error"
 
-#: Receives the trial number, the 0-based epoch and that epoch's metrics.
-EpochListener = Callable[[int, int, dict[str, float]], None]
+#: Receives the trial number, the 0-based epoch, the epochs asked for and that epoch's metrics.
+EpochListener = Callable[[int, int, int, dict[str, float]], None]
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ class TrialSpec:
     tracking_uri: str
     experiment: str
     parent_run_id: str
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -92,7 +93,7 @@ def run_trial(
     from hypertune import fitting
 
     tracker = tracker or _tracker(spec.tracking_uri, spec.experiment)
-    split = load_split(spec.data)
+    split = load_split(spec.data) if spec.template.needs_split else None
     run_id = tracker.start_run(
         f"{spec.study}-trial-{spec.number:04d}",
         {
@@ -100,6 +101,7 @@ def run_trial(
             TAG_STUDY: spec.study,
             TAG_TRIAL: str(spec.number),
             TAG_PARAMS: json.dumps(spec.params),
+            **spec.tags,
         },
         parent_id=spec.parent_run_id,
     )
@@ -113,10 +115,10 @@ def run_trial(
     )
     result = TrialRecord(spec.number, spec.params, run_id=run_id)
 
-    def report(epoch: int, metrics: dict[str, float]) -> None:
+    def report(epoch: int, epochs: int, metrics: dict[str, float]) -> None:
         tracker.log_metrics(run_id, metrics, step=epoch + 1)
         if on_epoch is not None:
-            on_epoch(spec.number, epoch, metrics)
+            on_epoch(spec.number, epoch, epochs, metrics)
 
     started = time.perf_counter()
     status = "FAILED"

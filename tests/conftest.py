@@ -58,7 +58,13 @@ def tracking_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
 
     folder = tmp_path_factory.mktemp("mlflow")
     uri = f"sqlite:///{folder / 'mlflow.db'}"
-    Tracker(uri, "warm-up").experiment_id()
+    # MLflow fixes the store's artifact root (./mlruns) when it first opens the store
+    previous = Path.cwd()
+    os.chdir(folder)
+    try:
+        Tracker(uri, "warm-up").experiment_id()
+    finally:
+        os.chdir(previous)
     return uri
 
 

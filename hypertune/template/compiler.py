@@ -58,6 +58,11 @@ class Template:
         return hashlib.sha256(self.source.encode()).hexdigest()
 
     @property
+    def needs_split(self) -> bool:
+        """False for Hyperas-style templates with their own ``data()``: they need no MNIST."""
+        return not (self.takes_data and self.has_data_function)
+
+    @property
     def name(self) -> str:
         return Path(self.path).stem
 
@@ -138,7 +143,7 @@ class _Compiler:
             self._visit(statement, (), self.module_bindings)
 
         markers = sorted(self.markers.values(), key=lambda m: (m.line, m.col))
-        assign_names(markers, self.tree)
+        assign_names(markers, self.tree, model.name)
         hyperparameters = [self._hyperparameter(m) for m in markers]
         positional = [a for a in model.args.posonlyargs + model.args.args]
         required = len(positional) - len(model.args.defaults)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from hypertune.space import CATEGORICAL, DISTRIBUTIONS, Option
+from hypertune.space import CATEGORICAL, DISTRIBUTIONS, Option, format_value
 
 #: What an explicit ``name=`` may hold: it becomes an MLflow param key.
 NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-/")
@@ -170,11 +170,11 @@ def _read_options(
 
     seen: dict[str, ast.expr] = {}
     for option, node in zip(options, nodes, strict=True):
-        key = repr(option.value) if option.literal else option.source
+        key = format_value(option.value) if option.literal else option.source
         if key in seen:
             raise MarkerError(
-                f"the option {option.source} appears twice in {distribution}(); options must be "
-                "distinct",
+                f"the option {option.source} appears twice in {distribution}() (or reads the same "
+                "as another once logged); options must be distinct",
                 node,
             )
         seen[key] = node

@@ -66,9 +66,13 @@ PLAIN_KEYWORD_METHODS = frozenset({"compile", "fit"})
 FIT_POSITIONAL = ("x", "y", "batch_size", "epochs")
 
 
-def assign_names(markers: list[Marker], tree: ast.Module) -> None:
-    """Set ``marker.name`` for every marker (in source order), unique across the template."""
-    namer = _Namer(tree)
+def assign_names(markers: list[Marker], tree: ast.Module, model_function: str) -> None:
+    """Set ``marker.name`` for every marker (in source order), unique across the template.
+
+    Markers in a top-level function other than the model function get its name as a prefix
+    (``block.Dense_1.units``), so helpers never rename the model function's markers.
+    """
+    namer = _Namer(tree, model_function)
     taken: dict[str, Marker] = {}
     for marker in markers:
         if marker.explicit_name is None:
@@ -96,7 +100,8 @@ def assign_names(markers: list[Marker], tree: ast.Module) -> None:
 
 
 class _Namer:
-    def __init__(self, tree: ast.Module):
+    def __init__(self, tree: ast.Module, model_function: str):
+        self.model_function = model_function
         self.parents: dict[ast.AST, ast.AST] = {}
         self.scope_of: dict[ast.AST, ast.AST] = {}
         for statement in tree.body:
@@ -139,12 +144,18 @@ class _Namer:
                 break
             name = self._name_at(child, parent)
             if name is not None:
-                return name
+                return self._prefix(marker) + name
             if not isinstance(parent, _TRANSPARENT):
                 break
             child = parent
         self.fallbacks += 1
-        return f"param_{self.fallbacks}"
+        return f"{self._prefix(marker)}param_{self.fallbacks}"
+
+    def _prefix(self, marker: Marker) -> str:
+        scope = self.scope_of.get(marker.node)
+        if isinstance(scope, _SCOPES) and scope.name != self.model_function:
+            return f"{scope.name}."
+        return ""
 
     def _name_at(self, child: ast.AST, parent: ast.AST) -> str | None:
         if isinstance(parent, ast.keyword) and parent.arg:

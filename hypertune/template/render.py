@@ -41,10 +41,20 @@ def spans(source: str, tree: ast.Module, markers: Sequence[Marker]) -> tuple[Spa
     found = []
     for marker in markers:
         options = tuple((*offsets.span(node), _atomic(node)) for node in marker.option_nodes)
-        parent = parents.get(marker.node)
-        parenthesize = isinstance(parent, (ast.BinOp, ast.UnaryOp, ast.Attribute, ast.Subscript))
+        parenthesize = _needs_parentheses(marker.node, parents.get(marker.node))
         found.append(Span(marker.name, *offsets.span(marker.node), options, parenthesize))
     return tuple(sorted(found, key=lambda s: s.start))
+
+
+def _needs_parentheses(node: ast.AST, parent: ast.AST | None) -> bool:
+    """Whether a value that is not atomic must be wrapped to keep its meaning where ``node`` is."""
+    if isinstance(parent, (ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp, ast.Await)):
+        return True
+    if isinstance(parent, (ast.Attribute, ast.Subscript)):
+        return parent.value is node
+    if isinstance(parent, ast.Call):
+        return parent.func is node
+    return False
 
 
 def fill(source: str, spans: tuple[Span, ...], space: SearchSpace, params: Params) -> str:
