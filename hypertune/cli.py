@@ -782,6 +782,13 @@ def ui(port: int, host: str, tracking_uri: str | None) -> None:
     help="grid: values taken from each continuous marker's range.",
 )
 @click.option(
+    "--n-startup-jobs",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="TPE: random trials before modelling starts.",
+)
+@click.option(
     "--out",
     "out_dir",
     default=None,
@@ -799,6 +806,7 @@ def compare(
     target: float | None,
     metric: str,
     grid_points: int | None,
+    n_startup_jobs: int,
     out_dir: str | None,
     epochs: int,
     batch_size: int,
@@ -832,6 +840,7 @@ def compare(
         seed=seed,
         metric=metric,
         grid_points=grid_points,
+        n_startup_jobs=n_startup_jobs,
         progress=False,
     )
     fit = FitSettings(epochs=epochs, batch_size=batch_size, patience=patience, metric=metric)

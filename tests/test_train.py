@@ -183,7 +183,9 @@ def test_train_logs_each_epoch_at_its_one_based_step(trained: Trained) -> None:
 
 
 def test_run_seconds_is_the_total_not_the_last_epoch(trained: Trained) -> None:
-    epoch_seconds = [v for step, v in history(trained.tracker, trained.run_id, "epoch_seconds") if step]
+    epoch_seconds = [
+        v for step, v in history(trained.tracker, trained.run_id, "epoch_seconds") if step
+    ]
     metrics = trained.tracker.get_run(trained.run_id).data.metrics
 
     assert metrics["seconds"] >= sum(epoch_seconds)
