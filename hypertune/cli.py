@@ -61,9 +61,19 @@ class _Group(click.Group):
 @click.version_option(__version__, prog_name="hypertune")
 @click.option("-v", "--verbose", count=True, help="More log lines (repeat for debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and results.")
-def cli(verbose: int, quiet: bool) -> None:
+@click.option(
+    "--backend",
+    type=click.Choice(["jax", "tensorflow", "torch"]),
+    default=None,
+    help="Keras backend for training (default: $KERAS_BACKEND, else jax when installed).",
+)
+def cli(verbose: int, quiet: bool, backend: str | None) -> None:
     """Bayesian hyperparameter tuning of Keras models, tracked in MLflow."""
     configure(-1 if quiet else verbose)
+    if backend:
+        from hypertune.backend import select_backend
+
+        select_backend(backend)
 
 
 # -- shared options --------------------------------------------------------------------------

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from hypertune.backend import select_backend
+
 
 @contextlib.contextmanager
 def _muted_stderr() -> Iterator[None]:
@@ -37,6 +39,7 @@ def _muted_stderr() -> Iterator[None]:
 
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+select_backend()
 with _muted_stderr():
     import keras
 

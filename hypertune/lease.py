@@ -42,7 +42,10 @@ class Lease:
         self.acquire()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        if isinstance(error, TrackingError):
+            self._stop.set()  # the store is failing; the lease goes stale by itself
+            return
         self.release()
 
     def acquire(self) -> None:

@@ -15,13 +15,13 @@ from typing import Any
 
 from hypertune._logging import get_logger
 from hypertune.data import DataRef
-from hypertune.errors import BadInputError, StudyFailedError
+from hypertune.errors import BadInputError, StudyFailedError, TrackingError
 from hypertune.searchers import Proposer, make_proposer, trial_seed
 from hypertune.settings import FitSettings
 from hypertune.space import Params
 from hypertune.template import Template
 from hypertune.tracking import Tracker
-from hypertune.trial import TrialRecord, TrialSpec, run_trial
+from hypertune.trial import TrialNotRecorded, TrialRecord, TrialSpec, run_trial
 
 _log = get_logger(__name__)
 
@@ -202,7 +202,14 @@ class Search:
             parent_run_id=self.parent_id,
             tags=self.trial_tags,
         )
-        trial = run_trial(spec, tracker=self.tracker)
+        try:
+            trial = run_trial(spec, tracker=self.tracker)
+        except TrialNotRecorded as lost:
+            raise TrackingError(
+                f"{lost}. Recorded: the {len(self.result.trials)} trials before it. Not recorded: "
+                f"trial {number} and everything after. Rerun the same command to resume once "
+                f"the store at {self.tracker.uri} answers again"
+            ) from None
         self._remember(number, params, trial.to_hyperopt())
         self.result.trials.append(trial)
         self.result.new_trials += 1

@@ -22,7 +22,7 @@ from typing import Any
 from hypertune import __version__
 from hypertune._logging import get_logger
 from hypertune.data import DataRef, load_split
-from hypertune.errors import BadInputError
+from hypertune.errors import BadInputError, TrackingError
 from hypertune.lease import Lease
 from hypertune.record import check_study_name, find_studies, load_trials
 from hypertune.search import Search, SearchResult, SearchSettings
@@ -54,15 +54,19 @@ def run_study(
         tracker.client.update_run(parent_id, status="RUNNING")
         search = Search(template, settings, fit, data, tracker, parent_id)
         _restore(search, tracker, parent_id)
-        status = "FAILED"
+        status: str | None = "FAILED"
         try:
             result = search.run()
             status = "FINISHED" if result.best is not None else "FAILED"
         except KeyboardInterrupt:
             status = "KILLED"
             raise
+        except TrackingError:
+            status = None  # the store is failing: write nothing more to it
+            raise
         finally:
-            _close(search, status)
+            if status is not None:
+                _close(search, status)
         return result
 
 
@@ -208,45 +212,55 @@ def _restore(search: Search, tracker: Tracker, parent_id: str) -> None:
 
 def _close(search: Search, status: str) -> None:
     """Record the best params and the plots on the study's run, then end it."""
+    try:
+        _summarize(search)
+    except TrackingError as error:
+        _log.warning("warning: could not record the study's summary: %s", error)
+    finally:
+        try:
+            search.tracker.end_run(search.parent_id, status)
+        except TrackingError as error:
+            _log.warning("warning: could not end the study's run: %s", error)
+
+
+def _summarize(search: Search) -> None:
+    """The best params, the value per trial and the params plot, on the study's run."""
     from hypertune import plots
 
     best = search.result.best
-    try:
-        if best is not None:
-            search.tracker.set_tags(
-                search.parent_id,
-                {
-                    "hypertune.best_trial": str(best.number),
-                    **{f"best.{k}": search.space[k].format(v) for k, v in best.params.items()},
-                },
-            )
-            search.tracker.log_metrics(
-                search.parent_id, {"best_value": best.value, "trials": len(search.result.trials)}
-            )
-            search.tracker.log_text(
-                search.parent_id, json.dumps(best.params, indent=2), "best_params.json"
-            )
-        finished = sorted(search.result.finished, key=lambda t: t.number)
-        if finished:
-            numbers = [t.number for t in finished]
-            values = [t.value for t in finished]
-            title = f"study {search.settings.name}"
-            for figure, name in (
-                (
-                    plots.trial_values(numbers, values, search.settings.metric, title),
-                    "trials.png",
+    if best is not None:
+        search.tracker.set_tags(
+            search.parent_id,
+            {
+                "hypertune.best_trial": str(best.number),
+                **{f"best.{k}": search.space[k].format(v) for k, v in best.params.items()},
+            },
+        )
+        search.tracker.log_metrics(
+            search.parent_id, {"best_value": best.value, "trials": len(search.result.trials)}
+        )
+        search.tracker.log_text(
+            search.parent_id, json.dumps(best.params, indent=2), "best_params.json"
+        )
+    finished = sorted(search.result.finished, key=lambda t: t.number)
+    if finished:
+        numbers = [t.number for t in finished]
+        values = [t.value for t in finished]
+        title = f"study {search.settings.name}"
+        for figure, name in (
+            (
+                plots.trial_values(numbers, values, search.settings.metric, title),
+                "trials.png",
+            ),
+            (
+                plots.parallel_coordinates(
+                    [t.params for t in finished], values, search.settings.metric, title
                 ),
-                (
-                    plots.parallel_coordinates(
-                        [t.params for t in finished], values, search.settings.metric, title
-                    ),
-                    "params.png",
-                ),
-            ):
-                search.tracker.log_figure(search.parent_id, figure, name)
-                plots.close(figure)
-    finally:
-        search.tracker.end_run(search.parent_id, status)
+                "params.png",
+            ),
+        ):
+            search.tracker.log_figure(search.parent_id, figure, name)
+            plots.close(figure)
 
 
 @contextmanager

@@ -22,13 +22,22 @@ from hypertune.errors import BadInputError
 from hypertune.settings import FitSettings
 from hypertune.space import Params
 from hypertune.template import Template
-from hypertune.tracking import TAG_ROLE, TAG_STUDY, TAG_TRIAL, Tracker
+from hypertune.tracking import TAG_ROLE, TAG_STUDY, TAG_TRIAL, Tracker, TrackingError
 
 TAG_PARAMS = "hypertune.params"
 TAG_ERROR = "hypertune.error"
 
 #: Receives the trial number, the 0-based epoch, the epochs asked for and that epoch's metrics.
 EpochListener = Callable[[int, int, int, dict[str, float]], None]
+
+
+class TrialNotRecorded(TrackingError):
+    """The tracking store failed during a trial: its result is in ``trial``, not in MLflow."""
+
+    def __init__(self, trial: TrialRecord, cause: TrackingError):
+        self.trial = trial
+        reached = f", after reaching value {trial.value:.4f}" if math.isfinite(trial.value) else ""
+        super().__init__(f"trial {trial.number} could not be recorded{reached}: {cause}")
 
 
 @dataclass(frozen=True)
@@ -111,6 +120,7 @@ def run_trial(
             **spec.template.space.format(spec.params),
             "fit.seed": spec.fit.seed,
             "fit.patience": spec.fit.patience,
+            "keras.backend": fitting.keras.backend.backend(),
         },
     )
     result = TrialRecord(spec.number, spec.params, run_id=run_id)
@@ -143,6 +153,8 @@ def run_trial(
     except KeyboardInterrupt:
         status = "KILLED"
         raise
+    except TrackingError as error:
+        raise TrialNotRecorded(result, error) from error
     except Exception as error:
         result.error = _describe(error)
         result.fatal = isinstance(error, BadInputError)
@@ -151,8 +163,11 @@ def run_trial(
         tracker.log_metrics(run_id, {"seconds": result.seconds, "epochs": len(result.history)})
     finally:
         result.status = status
-        tracker.end_run(run_id, status)
         fitting.clear()
+    try:
+        tracker.end_run(run_id, status)
+    except TrackingError as error:
+        raise TrialNotRecorded(result, error) from error
     return result
 
 
