@@ -314,6 +314,12 @@ def describe_model(model: Any) -> dict[str, str]:
     return described
 
 
+def backend_name() -> str:
+    """The Keras backend this process trains on."""
+    name: str = keras.backend.backend()
+    return name
+
+
 def clear() -> None:
     """Free the Keras graph state of the last trial."""
     keras.backend.clear_session()

@@ -135,8 +135,7 @@ def _open_parent(
             "grid_points": settings.grid_points,
         },
     )
-    tracker.log_text(parent_id, template.space.to_json(), "space.json")
-    tracker.log_text(parent_id, template.source, f"template/{template.name}.py")
+    _log_template(tracker, parent_id, template)
     winner = find_studies(tracker, settings.name)[0]
     if winner.info.run_id != parent_id:  # another process created the same study just now
         tracker.client.delete_run(parent_id)
@@ -165,6 +164,8 @@ def _resume_parent(
             f"study '{settings.name}' optimizes {metric}; resume it with --metric {metric} or "
             "start a new --study"
         )
+    if "space.json" not in tracker.artifact_names(parent.info.run_id):
+        _log_template(tracker, parent.info.run_id, template)  # a start cut short
     seed = int(tags.get("hypertune.seed", "0"))
     if settings.seed is not None and settings.seed != seed:
         _log.warning(
@@ -174,6 +175,11 @@ def _resume_parent(
             settings.seed,
         )
     return parent.info.run_id, seed
+
+
+def _log_template(tracker: Tracker, parent_id: str, template: Template) -> None:
+    tracker.log_text(parent_id, template.source, f"template/{template.name}.py")
+    tracker.log_text(parent_id, template.space.to_json(), "space.json")
 
 
 def _algo_params(settings: SearchSettings) -> dict[str, Any]:

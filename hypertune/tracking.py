@@ -136,19 +136,41 @@ class Tracker:
         self._call(self.client.set_terminated, run_id, status)
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
-        self._call(self.client.log_text, run_id, text, artifact_file)
+        self._store_artifact(run_id, self.client.log_text, run_id, text, artifact_file)
 
     def log_figure(self, run_id: str, figure: Any, artifact_file: str) -> None:
         with tempfile.TemporaryDirectory() as folder:
             local = Path(folder) / Path(artifact_file).name
             figure.savefig(local, dpi=100, bbox_inches="tight")
             parent = str(Path(artifact_file).parent)
-            self._call(
-                self.client.log_artifact, run_id, str(local), None if parent == "." else parent
+            self._store_artifact(
+                run_id,
+                self.client.log_artifact,
+                run_id,
+                str(local),
+                None if parent == "." else parent,
             )
 
     def log_artifacts(self, run_id: str, local_folder: Path, artifact_path: str) -> None:
-        self._call(self.client.log_artifacts, run_id, str(local_folder), artifact_path)
+        self._store_artifact(
+            run_id, self.client.log_artifacts, run_id, str(local_folder), artifact_path
+        )
+
+    def artifact_names(self, run_id: str) -> set[str]:
+        return {item.path for item in self._call(self.client.list_artifacts, run_id)}
+
+    def _store_artifact(self, run_id: str, method: Any, *args: Any) -> None:
+        """Write an artifact; a failure names the location (unwritable, missing, disk full)."""
+        try:
+            method(*args)
+        except Exception as error:
+            if isinstance(error, TrackingError):
+                raise
+            where = self.get_run(run_id).info.artifact_uri
+            raise TrackingError(
+                f"cannot write artifacts to {where}: {_first_line(error)}; check that it exists, "
+                "is writable and has free space"
+            ) from error
 
     def register_model(self, name: str, run_id: str, artifact_path: str) -> str:
         """Register the run's ``artifact_path`` as a new version of model ``name``."""

@@ -80,7 +80,7 @@ def train_and_log(
             "fit.seed": settings.seed,
             "fit.patience": settings.patience,
             "fit.include_val": settings.include_val,
-            "keras.backend": fitting.keras.backend.backend(),
+            "keras.backend": fitting.backend_name(),
             **_data_params(split, settings.include_val),
         },
     )

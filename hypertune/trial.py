@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hypertune.data import DataRef, load_split
-from hypertune.errors import BadInputError
+from hypertune.errors import BadInputError, TrackingError
 from hypertune.settings import FitSettings
 from hypertune.space import Params
 from hypertune.template import Template
-from hypertune.tracking import TAG_ROLE, TAG_STUDY, TAG_TRIAL, Tracker, TrackingError
+from hypertune.tracking import TAG_ROLE, TAG_STUDY, TAG_TRIAL, Tracker
 
 TAG_PARAMS = "hypertune.params"
 TAG_ERROR = "hypertune.error"
@@ -120,7 +120,7 @@ def run_trial(
             **spec.template.space.format(spec.params),
             "fit.seed": spec.fit.seed,
             "fit.patience": spec.fit.patience,
-            "keras.backend": fitting.keras.backend.backend(),
+            "keras.backend": fitting.backend_name(),
         },
     )
     result = TrialRecord(spec.number, spec.params, run_id=run_id)
