@@ -133,42 +133,45 @@ def run_trial(
     started = time.perf_counter()
     status = "FAILED"
     try:
-        outcome = fitting.train(spec.template, spec.params, split, spec.fit, on_epoch=report)
-        result.value, result.objective = outcome.value, outcome.loss
-        result.epochs, result.history = outcome.epochs, outcome.history
-        result.seconds = time.perf_counter() - started
-        fit_params = {f"fit.{k}": v for k, v in outcome.fit.items()}
-        if fit_params:
-            tracker.log_params(run_id, fit_params)
-        tracker.log_metrics(
-            run_id,
-            {
-                "value": result.value,
-                "objective": result.objective,
-                "epochs": result.epochs,
-                "seconds": result.seconds,
-            },
-        )
-        status = "FINISHED"
+        try:
+            outcome = fitting.train(spec.template, spec.params, split, spec.fit, on_epoch=report)
+            result.value, result.objective = outcome.value, outcome.loss
+            result.epochs, result.history = outcome.epochs, outcome.history
+            result.seconds = time.perf_counter() - started
+            _log_outcome(tracker, run_id, result, outcome.fit)
+            status = "FINISHED"
+        except Exception as error:
+            if isinstance(error, TrackingError):
+                raise
+            result.error = _describe(error)
+            result.fatal = isinstance(error, BadInputError)
+            result.seconds = time.perf_counter() - started
+            tracker.set_tags(run_id, {TAG_ERROR: result.error[:8000]})
+            tracker.log_metrics(run_id, {"seconds": result.seconds, "epochs": result.epochs})
+        tracker.end_run(run_id, status)
     except KeyboardInterrupt:
-        status = "KILLED"
+        tracker.end_run(run_id, "KILLED")
         raise
     except TrackingError as error:
         raise TrialNotRecorded(result, error) from error
-    except Exception as error:
-        result.error = _describe(error)
-        result.fatal = isinstance(error, BadInputError)
-        result.seconds = time.perf_counter() - started
-        tracker.set_tags(run_id, {TAG_ERROR: result.error[:8000]})
-        tracker.log_metrics(run_id, {"seconds": result.seconds, "epochs": len(result.history)})
     finally:
-        result.status = status
         fitting.clear()
-    try:
-        tracker.end_run(run_id, status)
-    except TrackingError as error:
-        raise TrialNotRecorded(result, error) from error
+    result.status = status
     return result
+
+
+def _log_outcome(tracker: Tracker, run_id: str, result: TrialRecord, fit: dict[str, Any]) -> None:
+    if fit:
+        tracker.log_params(run_id, {f"fit.{k}": v for k, v in fit.items()})
+    tracker.log_metrics(
+        run_id,
+        {
+            "value": result.value,
+            "objective": result.objective,
+            "epochs": result.epochs,
+            "seconds": result.seconds,
+        },
+    )
 
 
 def _describe(error: BaseException) -> str:

@@ -355,3 +355,67 @@ def _answers(requests, url: str) -> bool:  # type: ignore[no-untyped-def]
         return bool(requests.get(url, timeout=2).ok)
     except requests.RequestException:
         return False
+
+
+def test_sigterm_ends_the_trial_and_the_study_killed(
+    tracker, tracking_uri, experiment, tmp_path
+) -> None:
+    from hypertune.record import find_studies
+
+    template = tmp_path / "slow.py"
+    template.write_text(CHEAP.replace("time.sleep(0.3)", "time.sleep(2.0)"))
+    process = _spawn(
+        [
+            "tune",
+            str(template),
+            "--study",
+            "term",
+            "--max-evals",
+            "20",
+            "--tracking-uri",
+            tracking_uri,
+            "--experiment",
+            experiment,
+        ],
+        tmp_path,
+    )
+    _wait_for(
+        lambda: any(t.status == "RUNNING" for t in _trials(tracker, "term") if t.number >= 2),
+        120,
+        "a second trial running",
+    )
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "Interrupted." in stderr
+    trials = _trials(tracker, "term")
+    assert [t.status for t in trials][-1] == "KILLED"
+    assert all(t.status == "FINISHED" for t in trials[:-1])
+    [parent] = find_studies(tracker, "term")
+    assert parent.info.status == "KILLED"
+
+
+def test_a_template_bug_stops_the_study_at_the_first_trial(
+    run_cli, small_data, tracker, tmp_path
+) -> None:
+    template = tmp_path / "uncompiled.py"
+    template.write_text(
+        "import keras\n\n\ndef create_model():\n"
+        "    return keras.Sequential([keras.Input((784,)),\n"
+        "                             keras.layers.Dense({{choice([10, 20])}})])\n"
+    )
+    result = run_cli(
+        "tune",
+        template,
+        "--study",
+        "bug",
+        "--max-evals",
+        "5",
+        "--data",
+        small_data,
+        "--val-size",
+        "500",
+    )
+    assert result.exit_code == 2
+    assert "trial 1:" in result.stderr and "not compiled" in result.stderr
+    assert [t.status for t in _trials(tracker, "bug")] == ["FAILED"]
