@@ -13,6 +13,7 @@ import sys
 from importlib.util import find_spec
 
 from hypertune._logging import get_logger
+from hypertune.errors import BadInputError
 
 BACKENDS = ("jax", "tensorflow", "torch")
 _log = get_logger(__name__)
@@ -30,6 +31,11 @@ def select_backend(requested: str | None = None) -> str:
             )
         return current
     chosen = requested or os.environ.get("KERAS_BACKEND") or default_backend()
+    if chosen in BACKENDS and find_spec(chosen) is None:
+        raise BadInputError(
+            f"the Keras backend '{chosen}' needs the {chosen} package; install it "
+            f"(pip install {chosen}) or choose another with --backend"
+        )
     os.environ["KERAS_BACKEND"] = chosen
     return chosen
 

@@ -448,8 +448,9 @@ def space(
         for hp in space_
     ]
     click.echo(markdown_table(("name", "distribution", "arguments", "active when", "line"), rows))
+    count = len(space_)
     click.echo(
-        f"\n{len(space_)} hyperparameters in {template.path} "
+        f"\n{count} hyperparameter{'' if count == 1 else 's'} in {template.path} "
         f"(model function {template.function}())"
     )
 
@@ -527,6 +528,9 @@ def space(
 )
 @click.option("--force", is_flag=True, help="Resume even though the template changed.")
 @click.option(
+    "--quiet", "no_progress", is_flag=True, help="No progress bar: one log line per trial only."
+)
+@click.option(
     "--top",
     type=click.IntRange(min=1),
     default=5,
@@ -550,6 +554,7 @@ def tune(
     gamma: float,
     n_ei_candidates: int,
     force: bool,
+    no_progress: bool,
     top: int,
     epochs: int,
     batch_size: int,
@@ -586,7 +591,7 @@ def tune(
         grid_points=grid_points,
         max_failures=max_failures,
         force=force,
-        progress=_log.isEnabledFor(20) and sys.stderr.isatty(),
+        progress=not no_progress and _log.isEnabledFor(20) and sys.stderr.isatty(),
     )
     fit = FitSettings(epochs=epochs, batch_size=batch_size, patience=patience, metric=metric)
     tracker = Tracker(tracking_uri, experiment)

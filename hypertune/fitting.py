@@ -72,6 +72,8 @@ class Outcome:
     batch_size: int | None
     seconds: float
     fit: dict[str, Any] = field(default_factory=dict)
+    #: Where the time went: ``build_seconds`` (template and model), ``fit_seconds``.
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 class EpochReporter(keras.callbacks.Callback):  # type: ignore[misc]
@@ -132,7 +134,11 @@ def train(
         outcome = _train_hyperas(template, namespace, model_function, split, history)
     else:
         assert split is not None, "a build-style template is trained on hypertune's split"
-        outcome = _fit_built(template, namespace, model_function(), split, settings, reporter)
+        model = model_function()
+        built = time.perf_counter()
+        outcome = _fit_built(template, namespace, model, split, settings, reporter)
+        outcome.timings["build_seconds"] = built - started
+        outcome.timings["fit_seconds"] = time.perf_counter() - built
     outcome.seconds = time.perf_counter() - started
     _check_finite(outcome)
     return outcome

@@ -138,7 +138,7 @@ def run_trial(
             result.value, result.objective = outcome.value, outcome.loss
             result.epochs, result.history = outcome.epochs, outcome.history
             result.seconds = time.perf_counter() - started
-            _log_outcome(tracker, run_id, result, outcome.fit)
+            _log_outcome(tracker, run_id, result, outcome.fit, outcome.timings)
             status = "FINISHED"
         except Exception as error:
             if isinstance(error, TrackingError):
@@ -160,7 +160,13 @@ def run_trial(
     return result
 
 
-def _log_outcome(tracker: Tracker, run_id: str, result: TrialRecord, fit: dict[str, Any]) -> None:
+def _log_outcome(
+    tracker: Tracker,
+    run_id: str,
+    result: TrialRecord,
+    fit: dict[str, Any],
+    timings: dict[str, float],
+) -> None:
     if fit:
         tracker.log_params(run_id, {f"fit.{k}": v for k, v in fit.items()})
     tracker.log_metrics(
@@ -170,6 +176,7 @@ def _log_outcome(tracker: Tracker, run_id: str, result: TrialRecord, fit: dict[s
             "objective": result.objective,
             "epochs": result.epochs,
             "seconds": result.seconds,
+            **timings,
         },
     )
 
