@@ -123,7 +123,7 @@ def train(
     ``split`` may be None only for templates whose ``data()`` gives their own data.
     """
     if settings.seed is not None:
-        keras.utils.set_random_seed(settings.seed)
+        seed_everything(settings.seed)
     history: list[dict[str, float]] = []
     reporter = EpochReporter(on_epoch, history)
     started = time.perf_counter()
@@ -318,6 +318,31 @@ def describe_model(model: Any) -> dict[str, str]:
         described["model.initializer"] = ", ".join(dict.fromkeys(initializers))
     described["model.layers"] = " > ".join(type(layer).__name__ for layer in model.layers)[:500]
     return described
+
+
+def seed_everything(seed: int) -> None:
+    """``keras.utils.set_random_seed`` without importing TensorFlow on other backends.
+
+    Keras seeds TensorFlow whenever it is installed, which imports it (about 5 s and 460 MiB)
+    even when training on JAX; the JAX and torch backends draw from Keras's own seed generator.
+    """
+    if keras.backend.backend() == "tensorflow" or "tensorflow" in sys.modules:
+        keras.utils.set_random_seed(seed)
+        return
+    import random
+
+    from keras.src.backend.common import global_state
+    from keras.src.random import seed_generator
+    from keras.src.utils import rng_utils
+
+    global_state.set_global_attribute(rng_utils.GLOBAL_RANDOM_SEED, seed)
+    global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
+    random.seed(seed)
+    np.random.seed(seed)
+    if keras.backend.backend() == "torch":
+        import torch
+
+        torch.manual_seed(seed)
 
 
 def backend_name() -> str:

@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 
 def close(figure: Figure) -> None:
@@ -134,9 +135,15 @@ def best_so_far_bands(
                 medians.append(at[middle] if len(at) % 2 else (at[middle - 1] + at[middle]) / 2)
                 lows.append(at[0])
                 highs.append(at[-1])
-        (line,) = axis.plot(xs, medians, label=f"{label} ({len(series)} runs)", linewidth=1.6)
+        (line,) = axis.plot(
+            xs,
+            medians,
+            label=f"{label} ({len(series)} run{'' if len(series) == 1 else 's'})",
+            linewidth=1.6,
+        )
         if len(series) > 1:
             axis.fill_between(xs, lows, highs, color=line.get_color(), alpha=0.18)
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.set_xlabel("trial")
     axis.set_ylabel(f"best {metric} so far")
     axis.set_title(title)
