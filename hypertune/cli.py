@@ -134,6 +134,49 @@ def fit_options(function: F) -> F:
     )(function)
 
 
+def search_options(function: F) -> F:
+    """The objective and the algorithms' own settings (hyperopt's defaults)."""
+    options = [
+        click.option(
+            "--metric",
+            type=click.Choice(["val_loss", "val_accuracy"]),
+            default="val_loss",
+            show_default=True,
+            help="The validation metric to optimize.",
+        ),
+        click.option(
+            "--n-startup-jobs",
+            type=click.IntRange(min=0),
+            default=20,
+            show_default=True,
+            help="TPE: random trials before modelling starts.",
+        ),
+        click.option(
+            "--gamma",
+            type=click.FloatRange(0, 1, min_open=True, max_open=True),
+            default=0.25,
+            show_default=True,
+            help="TPE: share of trials counted as good.",
+        ),
+        click.option(
+            "--n-ei-candidates",
+            type=click.IntRange(min=1),
+            default=24,
+            show_default=True,
+            help="TPE: candidates drawn per suggestion.",
+        ),
+        click.option(
+            "--grid-points",
+            type=click.IntRange(min=2),
+            default=None,
+            help="grid: values taken from each continuous marker's range.",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
 def function_option(function: F) -> F:
     return click.option(
         "--function",
@@ -475,12 +518,6 @@ def space(
     help="hyperopt's algorithms, or scikit-learn's ParameterGrid / ParameterSampler.",
 )
 @click.option(
-    "--grid-points",
-    type=click.IntRange(min=2),
-    default=None,
-    help="--algo grid: values taken from each continuous marker's range.",
-)
-@click.option(
     "--study",
     "study_name",
     default=None,
@@ -493,38 +530,10 @@ def space(
     help="Start no new trial after this many seconds.",
 )
 @click.option(
-    "--metric",
-    type=click.Choice(["val_loss", "val_accuracy"]),
-    default="val_loss",
-    show_default=True,
-    help="The validation metric to optimize.",
-)
-@click.option(
     "--max-failures",
     type=click.IntRange(min=0),
     default=None,
     help="Stop the study once more trials than this have failed.",
-)
-@click.option(
-    "--n-startup-jobs",
-    type=click.IntRange(min=0),
-    default=20,
-    show_default=True,
-    help="TPE: random trials before modelling starts.",
-)
-@click.option(
-    "--gamma",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    default=0.25,
-    show_default=True,
-    help="TPE: share of trials counted as good.",
-)
-@click.option(
-    "--n-ei-candidates",
-    type=click.IntRange(min=1),
-    default=24,
-    show_default=True,
-    help="TPE: candidates drawn per suggestion.",
 )
 @click.option("--force", is_flag=True, help="Resume even though the template changed.")
 @click.option(
@@ -537,6 +546,7 @@ def space(
     show_default=True,
     help="Trials in the final table.",
 )
+@search_options
 @fit_options
 @data_options
 @tracking_options
@@ -785,30 +795,12 @@ def ui(port: int, host: str, tracking_uri: str | None) -> None:
     help="Report the median number of trials needed to reach this value.",
 )
 @click.option(
-    "--metric",
-    type=click.Choice(["val_loss", "val_accuracy"]),
-    default="val_loss",
-    show_default=True,
-)
-@click.option(
-    "--grid-points",
-    type=click.IntRange(min=2),
-    default=None,
-    help="grid: values taken from each continuous marker's range.",
-)
-@click.option(
-    "--n-startup-jobs",
-    type=click.IntRange(min=0),
-    default=20,
-    show_default=True,
-    help="TPE: random trials before modelling starts.",
-)
-@click.option(
     "--out",
     "out_dir",
     default=None,
     help="Folder for compare.md and compare.png (default: compare-TEMPLATE).",
 )
+@search_options
 @fit_options
 @data_options
 @tracking_options
@@ -819,10 +811,12 @@ def compare(
     max_evals: int,
     repeats: int,
     target: float | None,
-    metric: str,
-    grid_points: int | None,
-    n_startup_jobs: int,
     out_dir: str | None,
+    metric: str,
+    n_startup_jobs: int,
+    gamma: float,
+    n_ei_candidates: int,
+    grid_points: int | None,
     epochs: int,
     batch_size: int,
     patience: int | None,
@@ -856,6 +850,8 @@ def compare(
         metric=metric,
         grid_points=grid_points,
         n_startup_jobs=n_startup_jobs,
+        gamma=gamma,
+        n_ei_candidates=n_ei_candidates,
         progress=False,
     )
     fit = FitSettings(epochs=epochs, batch_size=batch_size, patience=patience, metric=metric)

@@ -8,6 +8,11 @@ not see each other's runs while the store's one-off set-up (a few seconds) is pa
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -102,3 +107,55 @@ def run_cli(
         return CliRunner().invoke(cli, words, catch_exceptions=False)
 
     return run
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_mlflow_server(folder: Path, port: int) -> subprocess.Popen[bytes]:
+    """A real ``mlflow server`` on 127.0.0.1 over a SQLite file in ``folder``, once it answers.
+
+    It runs in its own process group, so :func:`stop_mlflow_server` stops its workers too.
+    """
+    import requests
+
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            f"sqlite:///{folder / 'server.db'}",
+            "--artifacts-destination",
+            str(folder / "artifacts"),
+            "--workers",
+            "1",
+        ],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/health", timeout=2).ok:
+                return process
+        except requests.RequestException:
+            time.sleep(0.5)
+    stop_mlflow_server(process)
+    raise RuntimeError("mlflow server did not start")
+
+
+def stop_mlflow_server(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()

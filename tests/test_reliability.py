@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEMPLATES
+from tests.conftest import TEMPLATES, free_port, start_mlflow_server, stop_mlflow_server
 from tests.test_resume_kill import _wait_for
-from tests.test_server import _free_port
 
 CHEAP = """
 import time
@@ -156,53 +155,16 @@ def test_unwritable_artifacts_give_a_clear_error_and_no_trial(
 @pytest.fixture
 def server_process(tmp_path: Path):  # type: ignore[no-untyped-def]
     """Start (and restart) a real mlflow server on one port over one SQLite file."""
-    import requests
+    port = free_port()
+    processes: list[subprocess.Popen[bytes]] = []
 
-    port = _free_port()
-    uri = f"http://127.0.0.1:{port}"
-    processes: list[subprocess.Popen] = []
+    def start() -> subprocess.Popen[bytes]:
+        processes.append(start_mlflow_server(tmp_path, port))
+        return processes[-1]
 
-    def start() -> subprocess.Popen:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mlflow",
-                "server",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--backend-store-uri",
-                f"sqlite:///{tmp_path / 'server.db'}",
-                "--artifacts-destination",
-                str(tmp_path / "artifacts"),
-                "--workers",
-                "1",
-            ],
-            cwd=tmp_path,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        processes.append(process)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{uri}/health", timeout=2).ok:
-                    return process
-            except requests.RequestException:
-                time.sleep(0.5)
-        raise RuntimeError("mlflow server did not start")
-
-    def stop(process: subprocess.Popen) -> None:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-    yield uri, start, stop
+    yield f"http://127.0.0.1:{port}", start, stop_mlflow_server
     for process in processes:
-        if process.poll() is None:
-            stop(process)
+        stop_mlflow_server(process)
 
 
 def test_a_server_that_goes_away_stops_the_study_with_what_was_recorded(
@@ -328,7 +290,7 @@ def test_from_study_of_an_unknown_study(run_cli, small_data) -> None:
 def test_ui_serves_on_loopback_and_warns_about_other_hosts(tmp_path, tracking_uri) -> None:
     import requests
 
-    port = _free_port()
+    port = free_port()
     process = _spawn(["ui", "--port", str(port), "--tracking-uri", tracking_uri], tmp_path)
     try:
         _wait_for(
@@ -341,7 +303,7 @@ def test_ui_serves_on_loopback_and_warns_about_other_hosts(tmp_path, tracking_ur
     assert "warning" not in stderr.lower()
 
     exposed = _spawn(
-        ["ui", "--port", str(_free_port()), "--host", "0.0.0.0", "--tracking-uri", tracking_uri],
+        ["ui", "--port", str(free_port()), "--host", "0.0.0.0", "--tracking-uri", tracking_uri],
         tmp_path,
     )
     time.sleep(3)
