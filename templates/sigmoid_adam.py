@@ -7,6 +7,12 @@ import keras
 from keras import layers
 
 
+def halving_every_5_epochs():
+    """Adam's usual 1e-3, halved every 5 epochs of 391 batches: later epochs settle instead of
+    bouncing around the minimum."""
+    return keras.optimizers.schedules.ExponentialDecay(1e-3, decay_steps=5 * 391, decay_rate=0.5)
+
+
 def create_model():
     model = keras.Sequential(
         [
@@ -17,7 +23,7 @@ def create_model():
         ]
     )
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=1e-3),
+        optimizer=keras.optimizers.Adam(learning_rate=halving_every_5_epochs()),
         loss="categorical_crossentropy",
         metrics=["accuracy"],
     )
