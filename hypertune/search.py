@@ -8,8 +8,11 @@ rebuilt from MLflow alone: :meth:`Search.restore` takes recorded trials back int
 
 from __future__ import annotations
 
+import gc
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -24,6 +27,22 @@ from hypertune.tracking import Tracker
 from hypertune.trial import TrialNotRecorded, TrialRecord, TrialSpec, run_trial
 
 _log = get_logger(__name__)
+
+
+@contextmanager
+def _long_lived_objects_frozen() -> Iterator[None]:
+    """Keep the objects that exist before the trials out of the garbage collector's scans.
+
+    Keras frees each trial's model with a full ``gc.collect()``, which scans every object of
+    the process (JAX, MLflow, SQLAlchemy...): about 0.3 s a trial on 2 cores. Frozen, those
+    objects are skipped and the collection takes milliseconds; trial objects are still freed.
+    """
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 @dataclass(frozen=True)
@@ -153,7 +172,10 @@ class Search:
         budget = settings.max_evals if settings.max_evals is not None else math.inf
         started = time.monotonic()
         failures = 0
-        with StudyProgress(settings, len(self.result.trials), self.result) as progress:
+        with (
+            _long_lived_objects_frozen(),
+            StudyProgress(settings, len(self.result.trials), self.result) as progress,
+        ):
             while len(self.result.trials) < budget:
                 if settings.timeout is not None and time.monotonic() - started >= settings.timeout:
                     self.result.stopped = f"timeout of {settings.timeout:g}s reached"

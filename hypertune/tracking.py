@@ -110,21 +110,34 @@ class Tracker:
         return str(run.info.run_id)
 
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
-        from mlflow.entities import Param
-
-        items = [Param(k, str(v)[:6000]) for k, v in params.items()]
-        for start in range(0, len(items), _MAX_BATCH):
-            self._call(self.client.log_batch, run_id, params=items[start : start + _MAX_BATCH])
+        self.log(run_id, params=params)
 
     def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
+        self.log(run_id, metrics=metrics, step=step)
+
+    def log(
+        self,
+        run_id: str,
+        params: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, float] | None = None,
+        step: int = 0,
+    ) -> None:
+        """Params and metrics in as few store calls as MLflow's batch limits allow."""
         import time
 
-        from mlflow.entities import Metric
+        from mlflow.entities import Metric, Param
 
         now = int(time.time() * 1000)
-        items = [Metric(k, float(v), now, step) for k, v in metrics.items()]
-        for start in range(0, len(items), _MAX_BATCH):
-            self._call(self.client.log_batch, run_id, metrics=items[start : start + _MAX_BATCH])
+        param_items = [Param(k, str(v)[:6000]) for k, v in (params or {}).items()]
+        metric_items = [Metric(k, float(v), now, step) for k, v in (metrics or {}).items()]
+        while param_items or metric_items:
+            self._call(
+                self.client.log_batch,
+                run_id,
+                params=param_items[:_MAX_BATCH],
+                metrics=metric_items[:_MAX_BATCH],
+            )
+            param_items, metric_items = param_items[_MAX_BATCH:], metric_items[_MAX_BATCH:]
 
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         from mlflow.entities import RunTag

@@ -167,11 +167,10 @@ def _log_outcome(
     fit: dict[str, Any],
     timings: dict[str, float],
 ) -> None:
-    if fit:
-        tracker.log_params(run_id, {f"fit.{k}": v for k, v in fit.items()})
-    tracker.log_metrics(
+    tracker.log(
         run_id,
-        {
+        params={f"fit.{k}": v for k, v in fit.items()},
+        metrics={
             "value": result.value,
             "objective": result.objective,
             "epochs": result.epochs,

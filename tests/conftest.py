@@ -21,6 +21,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 
+# the tests are offline: no usage reports from MLflow
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
 
