@@ -733,6 +733,7 @@ def ui(port: int, host: str, tracking_uri: str | None) -> None:
     \b
         hypertune ui --port 5000
     """
+    import signal
     import subprocess
 
     from hypertune.tracking import resolve_uri
@@ -759,11 +760,22 @@ def ui(port: int, host: str, tracking_uri: str | None) -> None:
         "--port",
         str(port),
     ]
+    server = subprocess.Popen(command)
+
+    def stop(signum: int, frame: object) -> None:
+        server.terminate()
+
+    # without this, SIGTERM would end hypertune and leave the server running, orphaned
+    signal.signal(signal.SIGTERM, stop)
     try:
-        code = subprocess.call(command)
-    except KeyboardInterrupt:
+        code = server.wait()
+    except KeyboardInterrupt:  # the terminal sent SIGINT to the server too
         code = 0
-    if code:
+    finally:
+        if server.poll() is None:
+            server.terminate()
+        server.wait()
+    if code > 0:
         raise HypertuneError(f"mlflow ui exited with status {code}")
 
 

@@ -301,7 +301,16 @@ def describe_model(model: Any) -> dict[str, str]:
     optimizer = getattr(model, "optimizer", None)
     if optimizer is not None:
         described["model.optimizer"] = type(optimizer).__name__
-        rate = getattr(optimizer, "learning_rate", None)
+        schedule = getattr(optimizer, "_learning_rate", None)
+        if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
+            # the rate the template set, not where the schedule has taken it by now
+            config = schedule.get_config()
+            rate = config.pop("initial_learning_rate", None)
+            described["model.learning_rate_schedule"] = f"{type(schedule).__name__}" + (
+                "(" + ", ".join(f"{k}={v}" for k, v in config.items() if k != "name") + ")"
+            )
+        else:
+            rate = getattr(optimizer, "learning_rate", None)
         if rate is not None:
             with contextlib.suppress(TypeError, ValueError):
                 described["model.learning_rate"] = f"{float(keras.ops.convert_to_numpy(rate)):g}"

@@ -237,7 +237,17 @@ class Search:
         self.result.new_trials += 1
         best = self.result.best
         if best is not None:
-            self.tracker.log_metrics(self.parent_id, {self._best_metric: best.value}, step=number)
+            try:
+                self.tracker.log_metrics(
+                    self.parent_id, {self._best_metric: best.value}, step=number
+                )
+            except TrackingError as error:
+                raise TrackingError(
+                    f"the study's best value after trial {number} could not be recorded: "
+                    f"{error}. Recorded: the {len(self.result.trials)} trials up to and "
+                    f"including trial {number}. Rerun the same command to resume once the "
+                    f"store at {self.tracker.uri} answers again"
+                ) from None
         return trial
 
     @property

@@ -103,27 +103,31 @@ def run_trial(
 
     tracker = tracker or _tracker(spec.tracking_uri, spec.experiment)
     split = load_split(spec.data) if spec.template.needs_split else None
-    run_id = tracker.start_run(
-        f"{spec.study}-trial-{spec.number:04d}",
-        {
-            TAG_ROLE: "trial",
-            TAG_STUDY: spec.study,
-            TAG_TRIAL: str(spec.number),
-            TAG_PARAMS: json.dumps(spec.params),
-            **spec.tags,
-        },
-        parent_id=spec.parent_run_id,
-    )
-    tracker.log_params(
-        run_id,
-        {
-            **spec.template.space.format(spec.params),
-            "fit.seed": spec.fit.seed,
-            "fit.patience": spec.fit.patience,
-            "keras.backend": fitting.backend_name(),
-        },
-    )
-    result = TrialRecord(spec.number, spec.params, run_id=run_id)
+    result = TrialRecord(spec.number, spec.params)
+    try:
+        result.run_id = tracker.start_run(
+            f"{spec.study}-trial-{spec.number:04d}",
+            {
+                TAG_ROLE: "trial",
+                TAG_STUDY: spec.study,
+                TAG_TRIAL: str(spec.number),
+                TAG_PARAMS: json.dumps(spec.params),
+                **spec.tags,
+            },
+            parent_id=spec.parent_run_id,
+        )
+        tracker.log_params(
+            result.run_id,
+            {
+                **spec.template.space.format(spec.params),
+                "fit.seed": spec.fit.seed,
+                "fit.patience": spec.fit.patience,
+                "keras.backend": fitting.backend_name(),
+            },
+        )
+    except TrackingError as error:
+        raise TrialNotRecorded(result, error) from error
+    run_id = result.run_id
 
     def report(epoch: int, epochs: int, metrics: dict[str, float]) -> None:
         tracker.log_metrics(run_id, metrics, step=epoch + 1)

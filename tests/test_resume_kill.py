@@ -37,9 +37,9 @@ def test_sigkill_mid_trial_then_resume(
         "--study",
         "killed",
         "--max-evals",
-        "5",
+        "6",
         "--epochs",
-        "3",
+        "6",
         "--data",
         str(small_data),
         "--val-size",
@@ -62,25 +62,28 @@ def test_sigkill_mid_trial_then_resume(
     )
     try:
 
-        def mid_trial():  # type: ignore[no-untyped-def]
+        def trials_now():  # type: ignore[no-untyped-def]
             studies = find_studies(tracker, "killed")
-            if not studies:
-                return None
-            trials = load_trials(tracker, studies[0].info.run_id)
-            finished = [t for t in trials if t.status == "FINISHED"]
-            running = [t for t in trials if t.status == "RUNNING"]
-            if len(finished) >= 2 and running:
-                # the running trial must have trained at least one epoch: mid-trial
-                history = tracker.client.get_metric_history(running[0].run_id, "loss")
-                return trials if history else None
-            return None
+            return load_trials(tracker, studies[0].info.run_id) if studies else []
 
-        before = _wait_for(mid_trial, 240, "a trial in the middle of training")
+        def finished(trials):  # type: ignore[no-untyped-def]
+            return [t for t in trials if t.status == "FINISHED"]
 
+        # a second process refuses while the first holds the study
+        _wait_for(lambda: finished(trials_now()), 240, "a first finished trial")
         busy = run_cli(*args, tracked_args=False)
         assert busy.exit_code == 1
         assert "is being run by pid" in busy.stderr
 
+        def mid_trial():  # type: ignore[no-untyped-def]
+            trials = trials_now()
+            running = [t for t in trials if t.status == "RUNNING"]
+            if len(finished(trials)) >= 2 and running:
+                # the running trial must have trained at least one epoch: mid-trial
+                return tracker.client.get_metric_history(running[0].run_id, "loss")
+            return None
+
+        _wait_for(mid_trial, 240, "a trial in the middle of training")
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
     finally:
@@ -89,7 +92,8 @@ def test_sigkill_mid_trial_then_resume(
             process.wait()
     assert process.returncode == -signal.SIGKILL
 
-    finished_before = {t.number: t for t in before if t.status == "FINISHED"}
+    before = trials_now()
+    finished_before = {t.number: t for t in finished(before)}
     [interrupted] = [t for t in before if t.status == "RUNNING"]
 
     resumed = run_cli(*args, tracked_args=False)
@@ -102,7 +106,7 @@ def test_sigkill_mid_trial_then_resume(
     assert len(numbers) == len(set(numbers)), "a trial number was recorded twice"
     statuses = {t.number: t.status for t in after}
     assert statuses[interrupted.number] == "KILLED"
-    assert sum(1 for t in after if t.status == "FINISHED") == 5
+    assert sum(1 for t in after if t.status == "FINISHED") == 6
     for number, trial in finished_before.items():
         kept = next(t for t in after if t.number == number)
         assert kept.run_id == trial.run_id and kept.params == trial.params

@@ -166,6 +166,7 @@ def test_train_logs_the_fit_and_what_the_template_chose(
     assert params["fit.seed"] == "1"
     assert params["model.optimizer"] == "Adam"
     assert float(params["model.learning_rate"]) == pytest.approx(1e-3)
+    assert params["model.learning_rate_schedule"].startswith("ExponentialDecay(decay_steps=")
     assert params["model.initializer"].startswith("GlorotUniform")
     assert params["model.parameters"] == str(MLP_PARAMETERS)
     assert params["data"] == str(small_data)
