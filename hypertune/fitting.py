@@ -24,7 +24,7 @@ from hypertune.backend import select_backend
 
 
 @contextlib.contextmanager
-def _muted_stderr() -> Iterator[None]:
+def muted_stderr() -> Iterator[None]:
     """Mute file descriptor 2: TensorFlow's C++ start-up notes bypass Python's logging."""
     sys.stderr.flush()
     saved = os.dup(2)
@@ -40,7 +40,7 @@ def _muted_stderr() -> Iterator[None]:
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 select_backend()
-with _muted_stderr():
+with muted_stderr():
     import keras
 
 from hypertune.data import Split  # noqa: E402

@@ -159,12 +159,14 @@ def _data_params(split: Any, include_val: bool) -> dict[str, Any]:
 
 
 def _requirements() -> list[str]:
-    """The model's pip requirements, pinned from what is installed (MLflow's own inference
-    starts a subprocess and costs seconds per model)."""
+    """The model's pip requirements: Keras, its backend and numpy, pinned from what is installed
+    (MLflow's own inference starts a subprocess and costs seconds per model)."""
     from importlib.metadata import PackageNotFoundError, version
 
+    from hypertune import fitting
+
     pinned = []
-    for package in ("tensorflow", "keras", "numpy"):
+    for package in ("keras", fitting.backend_name(), "numpy"):
         try:
             pinned.append(f"{package}=={version(package)}")
         except PackageNotFoundError:
@@ -179,12 +181,16 @@ def _log_keras_model(
     import mlflow.keras
     from mlflow.models import infer_signature
 
+    from hypertune import fitting
+
     signature = infer_signature(example, model.predict(example, verbose=0))
     with tempfile.TemporaryDirectory() as folder:
         local = Path(folder) / "model"
-        mlflow.keras.save_model(
-            model, str(local), signature=signature, pip_requirements=_requirements()
-        )
+        # Keras's saving imports TensorFlow when it is installed, whose C++ notes go to fd 2
+        with fitting.muted_stderr():
+            mlflow.keras.save_model(
+                model, str(local), signature=signature, pip_requirements=_requirements()
+            )
         tracker.log_artifacts(run_id, local, "model")
     if register:
         tracker.register_model(register, run_id, "model")
