@@ -138,11 +138,9 @@ def run_trial(
     status = "FAILED"
     try:
         try:
-            outcome = fitting.train(spec.template, spec.params, split, spec.fit, on_epoch=report)
-            result.value, result.objective = outcome.value, outcome.loss
-            result.epochs, result.history = outcome.epochs, outcome.history
+            fit, timings = _train(spec, split, report, result)
             result.seconds = time.perf_counter() - started
-            _log_outcome(tracker, run_id, result, outcome.fit, outcome.timings)
+            _log_outcome(tracker, run_id, result, fit, timings)
             status = "FINISHED"
         except Exception as error:
             if isinstance(error, TrackingError):
@@ -162,6 +160,22 @@ def run_trial(
         fitting.clear()
     result.status = status
     return result
+
+
+def _train(
+    spec: TrialSpec,
+    split: Any,
+    report: Callable[[int, int, dict[str, float]], None],
+    result: TrialRecord,
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """Train into ``result``; return the fit arguments and timings, not the model, so that the
+    model is garbage when this returns and the end-of-trial collection frees it."""
+    from hypertune import fitting
+
+    outcome = fitting.train(spec.template, spec.params, split, spec.fit, on_epoch=report)
+    result.value, result.objective = outcome.value, outcome.loss
+    result.epochs, result.history = outcome.epochs, outcome.history
+    return outcome.fit, outcome.timings
 
 
 def _log_outcome(
