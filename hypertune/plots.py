@@ -121,8 +121,14 @@ def _axis(
 def best_so_far_bands(
     curves: Mapping[str, Sequence[Sequence[float]]], metric: str, title: str
 ) -> Figure:
-    """Per algorithm, the median best-so-far curve over its seeds and the min-max band."""
+    """Per algorithm, the median best-so-far curve over its seeds and the min-max band.
+
+    The curves are steps (the best so far holds until a trial beats it), and the value axis
+    is zoomed on everything from a quarter of the budget on, where the algorithms differ; the
+    first random trials may lie below it.
+    """
     figure, axis = plt.subplots(figsize=(8, 4.5))
+    shown: list[float] = []
     for label, series in curves.items():
         length = max((len(c) for c in series), default=0)
         xs, medians, lows, highs = [], [], [], []
@@ -140,9 +146,18 @@ def best_so_far_bands(
             medians,
             label=f"{label} ({len(series)} run{'' if len(series) == 1 else 's'})",
             linewidth=1.6,
+            drawstyle="steps-post",
         )
         if len(series) > 1:
-            axis.fill_between(xs, lows, highs, color=line.get_color(), alpha=0.18)
+            axis.fill_between(
+                xs, lows, highs, color=line.get_color(), alpha=0.18, step="post", linewidth=0
+            )
+        quarter = len(xs) // 4
+        shown += lows[quarter:] + highs[quarter:]
+    if shown:
+        low, high = min(shown), max(shown)
+        margin = (high - low) * 0.08 or abs(high) * 0.01 or 0.01
+        axis.set_ylim(low - margin, high + margin)
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.set_xlabel("trial")
     axis.set_ylabel(f"best {metric} so far")
