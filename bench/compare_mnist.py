@@ -15,8 +15,9 @@ where SUBSET.npz holds the first 5,000 training images and, for validation, the 
 images). 3 x 3 series of 40 trials and one grid series make 400 one-epoch trials of about 3
 seconds each on 2 cores. TPE starts modelling after 10 random trials, a quarter of the budget
 (hyperopt's default of 20 would leave it half the budget to model); with the same seed,
-``tpe`` and ``rand`` share those first trials. mlp_space.py's grid with 2 points per continuous marker holds tens
-of thousands of configurations, so ``grid`` runs only the first N in scikit-learn's
+``tpe`` and ``rand`` share those first trials. mlp_space.py's grid with 2 points per
+continuous marker holds tens of thousands of configurations, so ``grid`` runs only the first
+N in scikit-learn's
 ``ParameterGrid`` order, which varies a few markers and fixes the rest (the line under the
 table says which). The table and plot go to bench/out/compare_mnist[-quick]/ (compare.md,
 compare.png, and summary.md with what is printed here); the MLflow store is temporary. Data

@@ -5,9 +5,11 @@ the floor that numpy's float32 matmul speed sets, measured in the same run.
     python bench/epoch.py --quick    # a quarter of the data, ~3 minutes
 
 Each setting trains in its own process (the Keras backend is fixed per process) for a few
-epochs; the table reports the first epoch (which pays for tracing) and the median of the rest.
-The floor is the epoch's floating-point work (3x the forward pass for each training image, 1x
-for each validation image) divided by numpy's matmul rate. Data comes from ``HYPERTUNE_DATA``.
+epochs, and the settings take turns for ``--rounds`` rounds so that drift of the machine spreads
+over all of them; the table reports the median first epoch (which pays for tracing) and the
+median of the later ones. The floor is the epoch's floating-point work (3x the forward pass for
+each training image, 1x for each validation image) divided by numpy's matmul rate, the median of
+readings before and after each round. Data comes from ``HYPERTUNE_DATA``.
 """
 
 from __future__ import annotations
@@ -23,12 +25,16 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
+#: name: (backend, jit_compile, steps_per_execution, validation batch, description)
 SETTINGS = {
-    "tensorflow": ("tensorflow", "auto", "Keras defaults, TensorFlow backend"),
-    "tensorflow-xla": ("tensorflow", True, "TensorFlow backend, jit_compile=True (XLA)"),
-    "jax": ("jax", "auto", "Keras defaults, JAX backend (XLA)"),
-    "hypertune": (None, None, "hypertune's default, through hypertune.fitting.train"),
+    "tensorflow": ("tensorflow", "auto", 1, None, "Keras defaults, TensorFlow backend"),
+    "tensorflow-xla": ("tensorflow", True, 1, None, "TensorFlow backend, jit_compile=True (XLA)"),
+    "jax": ("jax", "auto", 1, None, "Keras defaults, JAX backend (XLA)"),
+    "jax-nan": ("jax", "auto", 1, None, "JAX backend, TerminateOnNaN callback"),
+    "jax-steps": ("jax", "auto", 8, 1024, "JAX, steps_per_execution=8, validation batch 1024"),
+    "hypertune": (None, None, None, None, "hypertune's default, through hypertune.fitting.train"),
 }
 LAYERS = (784, 512, 512, 10)
 
@@ -67,7 +73,7 @@ def matmul_rate(size: int = 2048, repeats: int = 7) -> float:
 
 def worker(setting: str, epochs: int, fraction: float) -> dict[str, object]:
     """Train in this process and report per-epoch seconds and the final val accuracy."""
-    backend, jit, _ = SETTINGS[setting]
+    backend, jit, steps, val_batch, _ = SETTINGS[setting]
     if backend:
         os.environ["KERAS_BACKEND"] = backend
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -101,7 +107,11 @@ def worker(setting: str, epochs: int, fraction: float) -> dict[str, object]:
         ]
     )
     model.compile(
-        optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"], jit_compile=jit
+        optimizer="adam",
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+        jit_compile=jit,
+        steps_per_execution=steps,
     )
     seconds: list[float] = []
 
@@ -118,8 +128,9 @@ def worker(setting: str, epochs: int, fraction: float) -> dict[str, object]:
         batch_size=128,
         epochs=epochs,
         validation_data=(split.x_val, split.y_val),
+        validation_batch_size=val_batch,
         verbose=0,
-        callbacks=[Clock()],
+        callbacks=[Clock(), *([keras.callbacks.TerminateOnNaN()] if setting == "jax-nan" else [])],
     )
     return {
         "seconds": seconds,
@@ -156,6 +167,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a quarter of the data, 3 epochs")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--settings", default=",".join(SETTINGS))
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="times each setting runs, taking turns"
+    )
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     fraction = 0.25 if args.quick else 1.0
@@ -164,16 +178,18 @@ def main() -> None:
         print(json.dumps(worker(args.worker, epochs, fraction)))
         return
 
-    rate_before = matmul_rate()
-    results = {}
-    for setting in args.settings.split(","):
-        command = [sys.executable, __file__, "--worker", setting, "--epochs", str(epochs)]
-        if args.quick:
-            command.append("--quick")
-        done = subprocess.run(command, capture_output=True, text=True, check=True)
-        results[setting] = json.loads(done.stdout.strip().splitlines()[-1])
-        print(f"  {setting}: {results[setting]['seconds']}", file=sys.stderr)
-    rate = (rate_before + matmul_rate()) / 2
+    rates = [matmul_rate()]
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for _ in range(args.rounds):
+        for setting in args.settings.split(","):
+            command = [sys.executable, __file__, "--worker", setting, "--epochs", str(epochs)]
+            if args.quick:
+                command.append("--quick")
+            done = subprocess.run(command, capture_output=True, text=True, check=True)
+            runs.setdefault(setting, []).append(json.loads(done.stdout.strip().splitlines()[-1]))
+            print(f"  {setting}: {runs[setting][-1]['seconds']}", file=sys.stderr)
+        rates.append(matmul_rate())
+    rate = statistics.median(rates)
 
     print(
         f"# bench/epoch.py{' --quick' if args.quick else ''} — {date.today()}, "
@@ -185,13 +201,14 @@ def main() -> None:
         "floor | val acc |"
     )
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
-    for setting, result in results.items():
-        seconds = result["seconds"]
+    for setting, results in runs.items():
+        result = results[0]
+        first = statistics.median(r["seconds"][0] for r in results)
+        later = statistics.median(s for r in results for s in r["seconds"][1:] or r["seconds"])
         flops = 3 * forward_flops() * result["train"] + forward_flops() * result["val"]
         floor = flops / rate
-        later = statistics.median(seconds[1:]) if len(seconds) > 1 else seconds[0]
         print(
-            f"| {SETTINGS[setting][2]} | {result['backend']} | {seconds[0]:.2f} | "
+            f"| {SETTINGS[setting][-1]} | {result['backend']} | {first:.2f} | "
             f"{later:.2f} | {floor:.2f} | {later / floor:.2f} | "
             f"{result['val_accuracy']:.4f} |"
         )
