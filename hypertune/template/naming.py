@@ -5,7 +5,8 @@
   in the same top-level function (``Dense_2.units``, ``Adam_1.learning_rate``); keywords of
   ``compile`` and ``fit`` keep their own name (``optimizer``, ``batch_size``);
 - a positional argument uses the parameter's name where hypertune knows it (``Dense(...)`` feeds
-  ``units``), else ``arg<i>``; a marker passed to ``model.add`` is ``layer_<k>``;
+  ``units``; a function defined in the template itself names its own parameters), else
+  ``arg<i>``; a marker passed to ``model.add`` is ``layer_<k>``;
 - a marker in an ``if`` test is ``branch_<k>``, in a ``for`` header ``loop_<k>``, where ``k``
   counts the tests or headers holding markers;
 - an option of a choice nested in another is ``<parent>.<i>``;
@@ -117,6 +118,13 @@ class _Namer:
                 self.counters[(self.scope_of[node], key)].append(node)
         self.option_parents: dict[ast.AST, tuple[Marker, int]] = {}
         self.fallbacks = 0
+        self.local_parameters = {
+            statement.name: tuple(
+                a.arg for a in [*statement.args.posonlyargs, *statement.args.args]
+            )
+            for statement in tree.body
+            if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef))
+        }
 
     def _counter_key(self, node: ast.AST) -> str | None:
         if isinstance(node, ast.Call):
@@ -200,7 +208,10 @@ class _Namer:
             return FIT_POSITIONAL[index]
         if isinstance(call.func, ast.Name) and callee in ("conditional", "range"):
             return None
-        known = POSITIONAL_PARAMETERS.get(callee, ())
+        if isinstance(call.func, ast.Name) and callee in self.local_parameters:
+            known = self.local_parameters[callee]
+        else:
+            known = POSITIONAL_PARAMETERS.get(callee, ())
         parameter = known[index] if index < len(known) else f"arg{index}"
         return f"{callee}_{self._ordinal(call, f'call:{callee}')}.{parameter}"
 

@@ -174,6 +174,24 @@ def test_markers_are_named_after_where_they_stand(body: str, expected: list[str]
     assert names(body) == expected
 
 
+def test_positional_markers_take_the_parameter_names_of_the_templates_own_functions():
+    helper = """
+    def block(width, depth=1):
+        return [layers.Dense(width) for _ in range(depth)]
+
+
+    def Dense(size):
+        return layers.Dense(size)
+
+
+    """
+
+    assert names(
+        "return block({{choice([16, 32])}}, {{choice([1, 2])}}) + [Dense({{choice([8, 4])}})]",
+        before=helper,
+    ) == ["block_1.width", "block_1.depth", "Dense_1.size"]
+
+
 def test_a_marker_inside_a_choice_option_is_named_after_its_call():
     template = compile_body(
         """
