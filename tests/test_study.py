@@ -144,6 +144,8 @@ def test_failing_trials_are_recorded_and_the_study_goes_on(
         "3",
         "--algo",
         "rand",
+        "--epochs",
+        "2",
         template=template,
     )
     assert result.exit_code == 0, result.output
@@ -157,6 +159,9 @@ def test_failing_trials_are_recorded_and_the_study_goes_on(
     assert all(t.status == "FAILED" for t in by_mode["raise"] + by_mode["nan"])
     assert all("cannot be built" in t.error for t in by_mode["raise"])
     assert all("nan" in t.error.lower() for t in by_mode["nan"])
+    for trial in by_mode["fine"] + by_mode["nan"]:
+        steps = [m.step for m in tracker.client.get_metric_history(trial.run_id, "loss")]
+        assert steps == ([1, 2] if trial.ok else [1]), "a NaN loss stops after its epoch"
     shown = run_cli("best", "flaky")
     assert json.loads(shown.stdout)["mode"] == "fine"
 
