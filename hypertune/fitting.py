@@ -68,6 +68,20 @@ STEPS_PER_EXECUTION = 8
 VALIDATION_BATCH_SIZE = 1024
 
 
+def evaluation_batch_size(images: int, batch_size: int = 0) -> int:
+    """A batch of at least :data:`VALIDATION_BATCH_SIZE` (and ``batch_size``) images that
+    divides ``images`` when one up to twice that size does.
+
+    A last, smaller batch is a new shape, which JAX compiles anew: 0.3 s of every trial on 2
+    cores. 10,000 validation images go in batches of 1,250.
+    """
+    smallest = max(batch_size, VALIDATION_BATCH_SIZE)
+    for size in range(smallest, 2 * smallest + 1):
+        if images % size == 0:
+            return size
+    return smallest
+
+
 class TrialFailed(Exception):
     """A configuration that trained into NaN or infinity, or could not train at all."""
 
@@ -208,7 +222,7 @@ def _fit_built(
         batch_size=batch_size,
         epochs=epochs,
         validation_data=validation,
-        validation_batch_size=max(batch_size, VALIDATION_BATCH_SIZE),
+        validation_batch_size=evaluation_batch_size(len(split.x_val), batch_size),
         callbacks=callbacks,
         verbose=0,
     )
@@ -315,7 +329,11 @@ def test_set(template: Template, split: Split | None) -> tuple[Any, Any]:
 def evaluate(model: Any, x_test: Any, y_test: Any) -> dict[str, float]:
     """Test-set loss and accuracy of a trained model."""
     results = model.evaluate(
-        x_test, y_test, batch_size=VALIDATION_BATCH_SIZE, verbose=0, return_dict=True
+        x_test,
+        y_test,
+        batch_size=evaluation_batch_size(len(x_test)),
+        verbose=0,
+        return_dict=True,
     )
     return {f"test_{k}": float(v) for k, v in results.items() if _is_number(v)}
 

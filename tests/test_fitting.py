@@ -38,3 +38,21 @@ def test_hypertune_fits_exactly_what_bare_keras_fits(name: str, small_data: Path
 
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
         assert [epoch[key] for epoch in ours] == pytest.approx(bare[key], rel=1e-4), key
+
+
+@pytest.mark.parametrize(
+    "images, batch_size, expected",
+    [
+        (10_000, 128, 1250),  # divides: no last, smaller batch to compile
+        (10_000, 2048, 2500),
+        (500, 128, 1024),  # fewer images than a batch: one call
+        (9_973, 128, 1024),  # a prime: no divisor, so the smallest batch
+        (60_000, 64, 1200),
+    ],
+)
+def test_evaluation_batch_divides_the_images_where_it_can(
+    images: int, batch_size: int, expected: int
+) -> None:
+    from hypertune.fitting import evaluation_batch_size
+
+    assert evaluation_batch_size(images, batch_size) == expected
