@@ -1,7 +1,7 @@
 """Grid, random, TPE and annealing side by side on MNIST: ``hypertune compare`` of
 templates/mlp_space.py on one budget, with the table printed and the table and plot kept.
 
-    python bench/compare_mnist.py            # 40 trials x 3 seeds per algorithm, ~22 minutes
+    python bench/compare_mnist.py            # 40 trials x 3 seeds per algorithm, ~16 minutes
     python bench/compare_mnist.py --quick    # 4 trials x 1 seed per algorithm, ~2 minutes
 
 It calls ``hypertune.compare.run_comparison`` as this command would:

@@ -1,7 +1,7 @@
 """Seconds per epoch of a 784-512-512-10 ReLU MLP (Adam, batch 128) under each setting, beside
 the floor that numpy's float32 matmul speed sets, measured in the same run.
 
-    python bench/epoch.py            # full MNIST (50,000 train + 10,000 val), ~10 minutes
+    python bench/epoch.py            # full MNIST (50,000 train + 10,000 val), ~4 minutes
     python bench/epoch.py --quick    # a quarter of the data, ~3 minutes
 
 Each setting trains in its own process (the Keras backend is fixed per process) for a few

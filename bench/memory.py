@@ -1,7 +1,7 @@
 """Resident memory of a ``hypertune tune`` process over a long study of a small template: does
 it grow from trial to trial?
 
-    python bench/memory.py            # 100 trials, ~10 minutes
+    python bench/memory.py            # 100 trials, ~3 minutes
     python bench/memory.py --quick    # 30 trials, ~3 minutes
 
 The study runs as the CLI does (``python -m hypertune tune``, TPE, 1 epoch a trial, 2,000

@@ -1,7 +1,7 @@
 """hypertune beside Optuna, KerasTuner and plain hyperopt on one search: templates/mlp_space.py's
 space, the same split, epochs, trials and random start-up trials, three seeds each.
 
-    python bench/peers.py            # 10 trials x 1 epoch, 20,000 + 10,000 images, ~25 minutes
+    python bench/peers.py            # 10 trials x 1 epoch, 20,000 + 10,000 images, ~10 minutes
     python bench/peers.py --quick    # 3 trials x 1 epoch, 2,000 + 1,000 images, 2 seeds, ~6 min
 
 Needs the benchmark extra: ``pip install -e '.[bench]'`` (optuna, optuna-integration,

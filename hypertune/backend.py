@@ -1,7 +1,7 @@
 """Which Keras backend trains: JAX when it is installed, else TensorFlow.
 
 Measured on 2 CPU cores (``bench/epoch.py``), an epoch of a 784-512-512-10 MLP on MNIST takes
-about 1.3x the numpy matmul floor on JAX and 2-3x on TensorFlow, with the same accuracy; so
+about 1.4x the numpy matmul floor on JAX and 2.1-2.3x on TensorFlow, with the same accuracy; so
 hypertune trains on JAX unless ``--backend`` or ``KERAS_BACKEND`` says otherwise. The backend is
 fixed when Keras is first imported, so it must be chosen before that.
 """
