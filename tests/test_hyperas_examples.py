@@ -161,30 +161,32 @@ def _write(tmp_path: Path, name: str, source: str) -> Path:
     return path
 
 
-def _tune(run_cli, template: Path, study: str, trials: int, *more: str):  # type: ignore[no-untyped-def]
+def _script(tmp_path: Path, mnist_path: Path, name: str, body: str) -> Path:
+    """A Hyperas script: the shared imports and data(), ``body``, and the ``__main__`` block."""
+    return _write(tmp_path, name, HEADER.format(path=str(mnist_path)) + body + MAIN)
+
+
+def _tune(run_cli, tracker, template: Path, study: str, trials: int, *more: str):  # type: ignore[no-untyped-def]
+    """Run a study of ``trials`` trials; return its trials, checked all FINISHED."""
+    from hypertune.record import find_studies, load_trials
+
     result = run_cli(
         "tune", template, "--max-evals", str(trials), "--study", study, "--seed", "3", *more
     )
     assert result.exit_code == 0, result.output
-    return result
-
-
-def _trials(tracker, study: str):  # type: ignore[no-untyped-def]
-    from hypertune.record import find_studies, load_trials
-
     [parent] = find_studies(tracker, study)
-    return load_trials(tracker, parent.info.run_id)
+    recorded = load_trials(tracker, parent.info.run_id)
+    assert [t.status for t in recorded] == ["FINISHED"] * trials
+    return recorded
 
 
 def test_simple_example_tunes_and_trains_its_best(
     run_cli, tracker, mnist_path: Path, tmp_path: Path
 ) -> None:
-    template = _write(tmp_path, "simple", HEADER.format(path=str(mnist_path)) + SIMPLE + MAIN)
+    template = _script(tmp_path, mnist_path, "simple", SIMPLE)
 
-    _tune(run_cli, template, "simple", 3)
+    trials = _tune(run_cli, tracker, template, "simple", 3)
 
-    trials = _trials(tracker, "simple")
-    assert [t.status for t in trials] == ["FINISHED"] * 3
     for trial in trials:
         params = tracker.get_run(trial.run_id).data.params
         assert params["Dense_2.units"] in ("32", "64", "128")
@@ -205,14 +207,10 @@ def test_simple_example_tunes_and_trains_its_best(
 def test_conditional_layer_is_sampled_only_in_its_branch(
     run_cli, tracker, mnist_path: Path, tmp_path: Path
 ) -> None:
-    template = _write(
-        tmp_path, "conditional", HEADER.format(path=str(mnist_path)) + CONDITIONAL + MAIN
-    )
+    template = _script(tmp_path, mnist_path, "conditional", CONDITIONAL)
 
-    _tune(run_cli, template, "conditional", 6, "--algo", "rand")
+    trials = _tune(run_cli, tracker, template, "conditional", 6, "--algo", "rand")
 
-    trials = _trials(tracker, "conditional")
-    assert len(trials) == 6 and all(t.ok for t in trials)
     for trial in trials:
         layer = [name for name in trial.params if name.startswith("layer_")]
         if trial.params["branch_1"] == "four":
@@ -228,14 +226,10 @@ def test_conditional_layer_is_sampled_only_in_its_branch(
 def test_optimizer_chosen_by_an_if_chain_trains_with_its_own_rate(
     run_cli, tracker, mnist_path: Path, tmp_path: Path
 ) -> None:
-    template = _write(
-        tmp_path, "optimizers", HEADER.format(path=str(mnist_path)) + OPTIMIZERS + MAIN
-    )
+    template = _script(tmp_path, mnist_path, "optimizers", OPTIMIZERS)
 
-    _tune(run_cli, template, "optimizers", 4, "--algo", "rand")
+    trials = _tune(run_cli, tracker, template, "optimizers", 4, "--algo", "rand")
 
-    trials = _trials(tracker, "optimizers")
-    assert len(trials) == 4 and all(t.ok for t in trials)
     rates = ("Adam_1.learning_rate", "RMSprop_1.learning_rate", "SGD_1.learning_rate")
     for trial in trials:
         assert trial.params["picked"] in ("adam", "sgd", "rmsprop")
@@ -265,10 +259,8 @@ def test_helper_functions_run_and_data_loads_once_per_study(
         ),
     )
 
-    _tune(run_cli, template, "helpers", 3)
+    trials = _tune(run_cli, tracker, template, "helpers", 3)
 
-    trials = _trials(tracker, "helpers")
-    assert len(trials) == 3 and all(t.ok for t in trials)
     assert calls.read_text() == "data\n", "data() runs once per study, not once per trial"
     for trial in trials:
         assert set(trial.params) == {"hidden_layers_1.units", "hidden_layers_1.depth"}
@@ -281,9 +273,7 @@ def test_examples_compile_without_running(name: str, mnist_path: Path, tmp_path:
     from hypertune.template import compile_template
 
     body = {"simple": SIMPLE, "conditional": CONDITIONAL, "optimizers": OPTIMIZERS}[name]
-    template = compile_template(
-        _write(tmp_path, name, HEADER.format(path=str(mnist_path)) + body + MAIN)
-    )
+    template = compile_template(_script(tmp_path, mnist_path, name, body))
 
     assert template.function == "create_model"
     assert template.takes_data and template.has_data_function
