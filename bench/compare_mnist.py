@@ -2,7 +2,7 @@
 templates/mlp_space.py on one budget, with the table printed and the table and plot kept.
 
     python bench/compare_mnist.py            # 40 trials x 3 seeds per algorithm, ~16 minutes
-    python bench/compare_mnist.py --quick    # 4 trials x 1 seed per algorithm, ~2 minutes
+    python bench/compare_mnist.py --quick    # 4 trials x 1 seed per algorithm, ~1 minute
 
 It calls ``hypertune.compare.run_comparison`` as this command would:
 

@@ -2,7 +2,7 @@
 the floor that numpy's float32 matmul speed sets, measured in the same run.
 
     python bench/epoch.py            # full MNIST (50,000 train + 10,000 val), ~4 minutes
-    python bench/epoch.py --quick    # a quarter of the data, ~3 minutes
+    python bench/epoch.py --quick    # a quarter of the data, ~2 minutes
 
 Each setting trains in its own process (the Keras backend is fixed per process) for a few
 epochs, and the settings take turns for ``--rounds`` rounds so that drift of the machine spreads

@@ -2,7 +2,7 @@
 it grow from trial to trial?
 
     python bench/memory.py            # 100 trials, ~3 minutes
-    python bench/memory.py --quick    # 30 trials, ~3 minutes
+    python bench/memory.py --quick    # 30 trials, ~1 minute
 
 The study runs as the CLI does (``python -m hypertune tune``, TPE, 1 epoch a trial, 2,000
 training and 1,000 validation images, a temporary SQLite MLflow store). This script reads the

@@ -2,7 +2,7 @@
 same configurations built and fitted with Keras alone, on the same split, seeds and batch sizes.
 
     python bench/overhead.py            # 30 trials x 1 epoch on full MNIST, ~5 minutes
-    python bench/overhead.py --quick    # 6 trials x 1 epoch on 5,000 + 2,000 images, ~3 minutes
+    python bench/overhead.py --quick    # 6 trials x 1 epoch on 5,000 + 2,000 images, ~1.5 minutes
 
 Three fresh processes run one after the other, each warmed up by one tiny fit before timing:
 

@@ -2,7 +2,7 @@
 space, the same split, epochs, trials and random start-up trials, three seeds each.
 
     python bench/peers.py            # 10 trials x 1 epoch, 20,000 + 10,000 images, ~10 minutes
-    python bench/peers.py --quick    # 3 trials x 1 epoch, 2,000 + 1,000 images, 2 seeds, ~6 min
+    python bench/peers.py --quick    # 3 trials x 1 epoch, 2,000 + 1,000 images, 2 seeds, ~3 min
 
 Needs the benchmark extra: ``pip install -e '.[bench]'`` (optuna, optuna-integration,
 keras-tuner). Every (tool, seed) runs in a fresh process on the JAX backend, warmed up by one
