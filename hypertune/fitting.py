@@ -58,8 +58,8 @@ METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 #: Training steps per call into the backend when a template leaves Keras's default of 1. The
 #: steps and their results are the same; the model's state goes back and forth between Python
 #: and the compiled step once per 8 batches instead of every batch. With the validation batch
-#: below, this took an epoch of a 784-512-512-10 MLP on 2 cores from 1.66 s to 1.39 s
-#: (``bench/epoch.py``).
+#: below, this took an epoch of a 784-512-512-10 MLP on 2 busy cores from 1.66 s to 1.39 s
+#: (one process, taking turns); on a quiet machine the two were equal (``bench/epoch.py``).
 STEPS_PER_EXECUTION = 8
 
 #: The smallest batch used for validation. Validation has no gradients and no batch statistics
@@ -108,8 +108,8 @@ class EpochReporter(keras.callbacks.Callback):  # type: ignore[misc]
 
     It looks at epochs only, never at batches: a callback with a batch hook (Keras's own
     ``TerminateOnNaN`` among them) makes Keras wait for every batch to finish before the next
-    starts, which cost 3-10% of an epoch on 2 cores. A diverging trial runs to the end of its
-    epoch, then fails.
+    starts, which cost a few percent of an epoch on 2 cores. A diverging trial runs to the end
+    of its epoch, then fails.
     """
 
     def __init__(self, handler: EpochHandler | None, history: list[dict[str, float]]):
